@@ -1,0 +1,32 @@
+# Two commands for a newcomer (see README):
+#   make demo   set up, then train a DCGAN on MNIST for 5 minutes and write the training GIF
+#   make test   set up, then run the unit tests, the CLI end-to-end test and every notebook
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_SECONDS ?= 300
+
+.PHONY: setup demo test benchmark clean
+
+setup: $(STAMP)
+
+# Reinstall only when the project's dependencies change.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/python -m gan_keras train --dataset mnist --max-seconds $(DEMO_SECONDS) --epochs 1000 \
+		--out runs/demo-$$(date +%Y%m%d-%H%M%S)
+
+test: setup
+	GAN_KERAS_QUICK=1 $(BIN)/python -m pytest --nbmake tests notebooks
+
+benchmark: setup
+	$(BIN)/python benchmarks/throughput.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

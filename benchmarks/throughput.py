@@ -1,0 +1,79 @@
+"""Training throughput: gan_keras.GAN.fit against the TF DCGAN tutorial's loop.
+
+Both train the tutorial's architecture on the same bundled MNIST sample with
+the same batch size and optimisers, in the same process. Epochs alternate
+between the two (after one warm-up epoch each, which pays for tracing) so
+that both see the same machine load. Prints images/second for each and
+the ratio gan_keras / baseline.
+
+    python benchmarks/throughput.py [--epochs 3] [--batch-size 256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import baselines  # sets KERAS_BACKEND before keras loads
+import keras
+
+import gan_keras
+from gan_keras import GAN, make_dataset
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Wall time of each epoch inside `fit` (excludes fit's one-off set-up)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per contender")
+    parser.add_argument("--batch-size", type=int, default=baselines.TUTORIAL_BATCH_SIZE)
+    parser.add_argument("--max-images", type=int, default=None)
+    args = parser.parse_args()
+
+    keras.utils.set_random_seed(0)
+    images, _ = gan_keras.load_images("mnist", source="bundled", max_images=args.max_images)
+    dataset = make_dataset(images, batch_size=args.batch_size, seed=0)
+    images_per_epoch = (len(images) // args.batch_size) * args.batch_size
+
+    baseline = baselines.TutorialLoop(baselines.tutorial_dcgan_generator(), baselines.tutorial_dcgan_discriminator())
+    gan = GAN(baselines.tutorial_dcgan_generator(), baselines.tutorial_dcgan_discriminator(), seed=0)
+    lr = baselines.TUTORIAL_LEARNING_RATE
+    gan.compile(keras.optimizers.Adam(lr), keras.optimizers.Adam(lr), loss="non_saturating")
+    timer = EpochTimer()
+
+    # Warm-up: trace both step functions and fill the dataset cache.
+    baseline.train_epoch(dataset)
+    gan.fit(dataset, epochs=1, verbose=0)
+
+    baseline_seconds = []
+    for _ in range(args.epochs):
+        start = time.perf_counter()
+        baseline.train_epoch(dataset)
+        baseline_seconds.append(time.perf_counter() - start)
+        gan.fit(dataset, epochs=1, verbose=0, callbacks=[timer])
+
+    baseline_rate = images_per_epoch / statistics.median(baseline_seconds)
+    gan_rate = images_per_epoch / statistics.median(timer.seconds)
+    print(f"{'contender':<44} {'images/s':>9}")
+    print(f"{'TF DCGAN tutorial loop (@tf.function)':<44} {baseline_rate:>9.1f}")
+    print(f"{'gan_keras.GAN.fit':<44} {gan_rate:>9.1f}")
+    print(f"ratio gan_keras / tutorial: {gan_rate / baseline_rate:.3f} "
+          f"(median of {args.epochs} epochs of {images_per_epoch} images, batch {args.batch_size}, "
+          f"keras {keras.__version__}, backend {keras.backend.backend()})")
+
+
+if __name__ == "__main__":
+    main()

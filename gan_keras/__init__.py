@@ -1,0 +1,50 @@
+"""gan_keras: generative models taught with Keras 3, one concept per module.
+
+- `gan_keras.data`: `load_images`, `make_dataset` (notebook 03)
+- `gan_keras.builders`: `build_generator`, `build_discriminator` (notebooks 02, 03)
+- `gan_keras.gan`: the `GAN` model with its custom `train_step` (notebooks 02, 03)
+- `gan_keras.losses`: minimax, non-saturating, LSGAN and hinge losses (notebooks 02, 05)
+- `gan_keras.callbacks`: `TrainingGIF`, `TimeBudget` (notebook 03)
+- `gan_keras.plotting`: image grids and training curves
+- `gan_keras.training`: `TrainConfig` and `train`, the engine of ``python -m gan_keras train``
+
+The names below are imported on first use, so that ``python -m gan_keras``
+can check its arguments before TensorFlow is loaded.
+"""
+
+import importlib
+import os
+
+# The custom train_step uses tf.GradientTape, so TensorFlow is the backend
+# unless the user explicitly chose another before importing us.
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "GAN": "gan_keras.gan",
+    "generate_images": "gan_keras.gan",
+    "build_generator": "gan_keras.builders",
+    "build_discriminator": "gan_keras.builders",
+    "load_images": "gan_keras.data",
+    "make_dataset": "gan_keras.data",
+    "TrainingGIF": "gan_keras.callbacks",
+    "TimeBudget": "gan_keras.callbacks",
+    "TrainConfig": "gan_keras.training",
+    "train": "gan_keras.training",
+    "load_generator": "gan_keras.training",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value  # cache: later lookups skip __getattr__
+        return value
+    raise AttributeError(f"module 'gan_keras' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

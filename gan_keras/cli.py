@@ -1,0 +1,191 @@
+"""Command line: ``python -m gan_keras train|sample``.
+
+The entry point only parses arguments and reports errors; the work is done
+by `gan_keras.training.train` and `gan_keras.gan.generate_images`.
+Every error is one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXIT_USAGE = 2
+# Kept here (not imported) so that arguments are checked before TensorFlow
+# loads; tests/test_cli.py checks they match the library's own lists.
+MODEL_CHOICES = ("dcgan", "mlp")
+LOSS_CHOICES = ("hinge", "lsgan", "minimax", "non_saturating")
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line, not usage + message."""
+
+    def error(self, message: str):
+        raise _UsageError(message)
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return value
+
+
+def _labels(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated class numbers like 0,1,2, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from gan_keras.data import DATASETS, SOURCES
+
+    parser = _OneLineParser(prog="python -m gan_keras", description="Train and sample GANs with Keras 3.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
+
+    train = commands.add_parser(
+        "train", help="train a GAN and write samples, a training GIF and the generator",
+        description="Flags left out take the defaults of gan_keras.training.TrainConfig.",
+    )
+    train.add_argument("--dataset", choices=DATASETS)
+    train.add_argument("--source", choices=SOURCES,
+                       help="auto: keras.datasets if cached/reachable, else the bundled sample")
+    train.add_argument("--data-dir", help="folder of IDX files, with --source idx")
+    train.add_argument("--model", choices=MODEL_CHOICES)
+    train.add_argument("--loss", choices=LOSS_CHOICES)
+    train.add_argument("--epochs", type=_positive_int, default=None)
+    train.add_argument("--max-seconds", type=_positive_float, default=None,
+                       help="stop after the epoch in which this many seconds have passed")
+    train.add_argument("--batch-size", type=_positive_int, default=None)
+    train.add_argument("--latent-dim", type=_positive_int, default=None)
+    train.add_argument("--learning-rate", type=_positive_float, default=None)
+    train.add_argument("--max-images", type=_positive_int, default=None, help="train on the first N images only")
+    train.add_argument("--sample-every", type=_positive_int, default=None)
+    train.add_argument("--seed", type=_non_negative_int, default=None)
+    train.add_argument("--out", required=True, type=Path, help="output folder")
+    train.add_argument("--overwrite", action="store_true", help="replace an earlier run's outputs in --out")
+
+    sample = commands.add_parser("sample", help="draw images from a saved generator")
+    sample.add_argument("--generator", required=True, type=Path, help="a generator.keras written by train")
+    sample.add_argument("--n", type=_positive_int, default=64)
+    sample.add_argument("--labels", type=_labels, default=None, help="classes for a conditional generator, e.g. 0,1,2")
+    sample.add_argument("--seed", type=_non_negative_int, default=0)
+    sample.add_argument("--out", required=True, type=Path, help=".png for a grid, .npy for the raw array in [-1, 1]")
+    sample.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    return parser
+
+
+def run_train(args: argparse.Namespace) -> None:
+    from gan_keras.training import TrainConfig, train
+
+    settings = {
+        name: getattr(args, name)
+        for name in ("dataset", "source", "data_dir", "model", "loss", "epochs", "max_seconds", "batch_size",
+                     "latent_dim", "learning_rate", "max_images", "sample_every", "seed")
+        if getattr(args, name) is not None
+    }
+    # Flags left out take TrainConfig's defaults, so the two cannot disagree.
+    config = TrainConfig(**settings)
+    result = train(config, args.out, overwrite=args.overwrite)
+    print(
+        f"trained {result.epochs_run} epoch(s) in {result.seconds:.0f} s "
+        f"({result.images_per_second:.0f} images/s); outputs in {result.out_dir}: "
+        "samples/, training.gif, generator.keras, history.json, losses.png"
+    )
+
+
+def run_sample(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from gan_keras.gan import generate_images
+    from gan_keras.plotting import save_image_grid
+    from gan_keras.training import load_generator
+
+    suffix = args.out.suffix.lower()
+    if suffix not in (".png", ".npy"):
+        raise ValueError(f"`out` must end in .png or .npy, got {args.out.name!r}")
+    if args.out.exists() and not args.overwrite:
+        raise FileExistsError(f"`out` {args.out} already exists; choose another name or pass --overwrite")
+    labels = args.labels
+    if labels is not None and len(labels) not in (1, args.n):
+        raise ValueError(f"`labels` must name 1 or --n ({args.n}) classes, got {len(labels)}")
+    if labels is not None and len(labels) == 1:
+        labels = labels[0]
+    generator = load_generator(args.generator)
+    images = generate_images(generator, args.n, labels=labels, seed=args.seed)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".npy":
+        np.save(args.out, images)
+    else:
+        save_image_grid(images, args.out)
+    print(f"wrote {args.n} image(s) to {args.out}")
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its C++ start-up chatter hidden.
+
+    On machines without a GPU, TensorFlow logs "Could not find cuda drivers"
+    through absl before any log level applies. We silence file descriptor 2
+    only for the import; a failing import still raises (and is shown) after.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status."""
+    try:
+        args = build_parser().parse_args(argv)
+        _import_tensorflow_quietly()
+        {"train": run_train, "sample": run_sample}[args.command](args)
+    except _UsageError as error:
+        print(f"gan_keras: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except (ValueError, TypeError, OSError) as error:
+        message = " ".join(str(error).split())  # one line, whatever the library said
+        print(f"gan_keras: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("gan_keras: interrupted", file=sys.stderr)
+        return 130
+    return 0

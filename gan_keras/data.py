@@ -1,0 +1,309 @@
+"""Loading image datasets and turning them into `tf.data` pipelines.
+
+Taught in `notebooks/03_dcgan_mnist.ipynb` (step 0: the data).
+
+Every loader returns float32 images in NHWC layout scaled to [-1, 1] (the
+range of a generator's `tanh` output) and integer labels. Three sources:
+
+- ``"keras"``: the full dataset through `keras.datasets` (cached in
+  ``~/.keras/datasets`` or downloaded);
+- ``"bundled"``: the 5,000-digit MNIST sample shipped inside this package, so
+  that everything works offline;
+- ``"auto"``: Keras when it can, otherwise one clear message and the bundled
+  sample. A download is only attempted after a reachability check bounded to a
+  few seconds, so an offline classroom never hangs.
+
+A fourth source, ``"idx"``, reads MNIST-format IDX files (``*-idx3-ubyte.gz``)
+from a folder you name with ``data_dir``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import socket
+import sys
+import threading
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from gan_keras._validation import check_choice, check_positive_int
+
+DATASETS = ("mnist", "fashion_mnist")
+SOURCES = ("auto", "keras", "bundled", "idx")
+SPLITS = ("train", "test")
+
+# Where keras.datasets downloads from; used only for the reachability check.
+DOWNLOAD_HOST = ("storage.googleapis.com", 443)
+OFFLINE_ENV = "GAN_KERAS_OFFLINE"
+
+# Files that keras.datasets leaves in its cache, per dataset.
+_KERAS_CACHE_FILES = {
+    "mnist": ["mnist.npz"],
+    "fashion_mnist": [
+        "fashion-mnist/train-labels-idx1-ubyte.gz",
+        "fashion-mnist/train-images-idx3-ubyte.gz",
+        "fashion-mnist/t10k-labels-idx1-ubyte.gz",
+        "fashion-mnist/t10k-images-idx3-ubyte.gz",
+    ],
+}
+_IDX_PREFIX = {"train": "train", "test": "t10k"}
+
+
+class DataUnavailableError(OSError):
+    """Raised when a dataset cannot be had from the requested source."""
+
+
+def load_images(
+    name: str = "mnist",
+    source: str = "auto",
+    *,
+    split: str = "train",
+    max_images: int | None = None,
+    data_dir: str | os.PathLike | None = None,
+    timeout: float = 5.0,
+    verbose: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Load a 28x28 grayscale image dataset scaled to [-1, 1].
+
+    Args:
+        name: ``"mnist"`` or ``"fashion_mnist"``.
+        source: ``"auto"``, ``"keras"``, ``"bundled"`` or ``"idx"`` (see the module doc).
+        split: ``"train"`` or ``"test"``. The bundled sample has only ``"train"``.
+        max_images: keep only the first this many images (after loading).
+        data_dir: folder holding IDX files, for ``source="idx"``.
+        timeout: seconds allowed for the check that the download host is reachable.
+        verbose: print the message that says which source was used on fallback.
+
+    Returns:
+        ``(images, labels)``: float32 ``[N, 28, 28, 1]`` in [-1, 1] and int32 ``[N]``.
+    """
+    check_choice("name", name, DATASETS)
+    check_choice("source", source, SOURCES)
+    check_choice("split", split, SPLITS)
+    if max_images is not None:
+        check_positive_int("max_images", max_images)
+
+    if source == "keras":
+        raw_images, raw_labels = _load_from_keras(name, split, timeout)
+    elif source == "bundled":
+        raw_images, raw_labels = _load_bundled(name, split)
+    elif source == "idx":
+        raw_images, raw_labels = load_idx(data_dir, split)
+    else:
+        raw_images, raw_labels = _load_auto(name, split, timeout, verbose)
+
+    if max_images is not None:
+        raw_images, raw_labels = raw_images[:max_images], raw_labels[:max_images]
+    return scale_images(raw_images), raw_labels.astype(np.int32)
+
+
+def scale_images(raw_images: np.ndarray) -> np.ndarray:
+    """Map uint8 pixels [0, 255] to float32 [-1, 1] with a channel axis (NHWC)."""
+    images = raw_images.astype(np.float32) / 127.5 - 1.0
+    if images.ndim == 3:
+        images = images[..., np.newaxis]
+    return images
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """Map images in [-1, 1] back to uint8 pixels [0, 255] (clipping first)."""
+    images = np.clip(np.asarray(images, dtype=np.float32), -1.0, 1.0)
+    return np.round((images + 1.0) * 127.5).astype(np.uint8)
+
+
+def make_dataset(
+    images: np.ndarray,
+    labels: np.ndarray | None = None,
+    *,
+    batch_size: int = 64,
+    seed: int | None = 0,
+    shuffle: bool = True,
+    drop_remainder: bool = True,
+):
+    """Build a `tf.data` pipeline (cache, shuffle, batch, prefetch) for `fit`.
+
+    Args:
+        images: float array ``[N, H, W, C]`` scaled to [-1, 1].
+        labels: optional int array ``[N]``; when given the dataset yields
+            ``(images, labels)`` batches, as a conditional GAN needs.
+        batch_size: images per batch.
+        seed: shuffle seed, so that an epoch's order is repeatable.
+        shuffle: reshuffle every epoch.
+        drop_remainder: drop the last short batch, so every step sees the same
+            batch size (one compiled graph, comparable losses).
+
+    Returns:
+        A `tf.data.Dataset`.
+    """
+    import tensorflow as tf
+
+    images = check_images(images)
+    batch_size = check_positive_int("batch_size", batch_size)
+    if drop_remainder and batch_size > len(images):
+        raise ValueError(
+            f"`batch_size` ({batch_size}) is larger than the number of images "
+            f"({len(images)}); with drop_remainder=True no batch would be produced"
+        )
+    if labels is not None:
+        labels = np.asarray(labels)
+        if labels.shape != (len(images),):
+            raise ValueError(
+                f"`labels` must have shape ({len(images)},) to match `images`, got {labels.shape}"
+            )
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise TypeError(f"`labels` must hold integers, got dtype {labels.dtype}")
+        dataset = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
+    else:
+        dataset = tf.data.Dataset.from_tensor_slices(images)
+    # cache() before shuffle(): the decoded tensors are kept, the order is new each epoch.
+    dataset = dataset.cache()
+    if shuffle:
+        dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def check_images(images) -> np.ndarray:
+    """Return `images` as float32 after checking rank, dtype and the [-1, 1] range."""
+    if not isinstance(images, np.ndarray):
+        raise TypeError(f"`images` must be a NumPy array, got {type(images).__name__}")
+    if images.ndim != 4:
+        raise ValueError(
+            f"`images` must have rank 4 [N, height, width, channels], got shape {images.shape}"
+        )
+    if not np.issubdtype(images.dtype, np.floating):
+        raise ValueError(
+            f"`images` must be floats scaled to [-1, 1], got dtype {images.dtype}; "
+            "use gan_keras.data.scale_images() on uint8 pixels"
+        )
+    low, high = float(images.min()), float(images.max())
+    if low < -1.0 - 1e-6 or high > 1.0 + 1e-6:
+        raise ValueError(
+            f"`images` must be scaled to [-1, 1], got values in [{low:.3g}, {high:.3g}]; "
+            "use gan_keras.data.scale_images() on uint8 pixels"
+        )
+    return images.astype(np.float32, copy=False)
+
+
+def load_idx(data_dir: str | os.PathLike | None, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """Read MNIST-format IDX files (gzip) from a folder.
+
+    Args:
+        data_dir: folder with ``{train,t10k}-images-idx3-ubyte.gz`` and the
+            matching ``-labels-idx1-ubyte.gz`` file.
+        split: ``"train"`` or ``"test"`` (``t10k`` files).
+
+    Returns:
+        ``(images, labels)`` as uint8 arrays ``[N, 28, 28]`` and ``[N]``.
+    """
+    if data_dir is None:
+        raise ValueError("`data_dir` is required with source='idx': name the folder holding the IDX files")
+    check_choice("split", split, SPLITS)
+    folder = Path(data_dir)
+    prefix = _IDX_PREFIX[split]
+    image_path = folder / f"{prefix}-images-idx3-ubyte.gz"
+    label_path = folder / f"{prefix}-labels-idx1-ubyte.gz"
+    for path in (image_path, label_path):
+        if not path.is_file():
+            raise FileNotFoundError(f"`data_dir`: no file {path} for split={split!r}")
+    images = _read_idx(image_path, expected_magic=2051)
+    labels = _read_idx(label_path, expected_magic=2049)
+    if len(images) != len(labels):
+        raise ValueError(f"{image_path} holds {len(images)} images but {label_path} {len(labels)} labels")
+    return images, labels
+
+
+def _read_idx(path: Path, expected_magic: int) -> np.ndarray:
+    with gzip.open(path, "rb") as handle:
+        data = handle.read()
+    magic = int.from_bytes(data[0:4], "big")
+    if magic != expected_magic:
+        raise ValueError(f"{path} is not an IDX file of the expected kind (magic {magic}, expected {expected_magic})")
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def _load_bundled(name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    if name != "mnist":
+        raise DataUnavailableError(
+            f"no bundled sample of {name!r}: only 'mnist' ships with gan_keras; "
+            f"use source='keras' (needs the Keras cache or a network connection)"
+        )
+    if split != "train":
+        raise ValueError(
+            f"`split`: the bundled MNIST sample has only split='train', got {split!r}; "
+            "hold out part of it yourself, or use source='keras' or 'idx' for the test split"
+        )
+    with resources.files("gan_keras").joinpath("data_files/mnist_5k.npz").open("rb") as handle:
+        with np.load(handle) as archive:
+            return archive["images"], archive["labels"]
+
+
+def keras_cache_dir() -> Path:
+    """The folder `keras.datasets` caches into (``$KERAS_HOME/datasets``)."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(home) / "datasets"
+
+
+def _in_keras_cache(name: str) -> bool:
+    cache = keras_cache_dir()
+    return all((cache / relative).is_file() for relative in _KERAS_CACHE_FILES[name])
+
+
+def host_reachable(address: tuple[str, int] = DOWNLOAD_HOST, timeout: float = 5.0) -> bool:
+    """Whether a TCP connection to `address` opens within `timeout` seconds.
+
+    Name resolution ignores socket timeouts and can hang for minutes on some
+    offline networks, so the attempt runs in a daemon thread that we stop
+    waiting for after `timeout`.
+    """
+    if os.environ.get(OFFLINE_ENV, "").strip() not in ("", "0"):
+        return False
+    result = {"ok": False}
+
+    def attempt() -> None:
+        try:
+            with socket.create_connection(address, timeout=timeout):
+                result["ok"] = True
+        except OSError:
+            pass
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return result["ok"]
+
+
+def _load_from_keras(name: str, split: str, timeout: float) -> tuple[np.ndarray, np.ndarray]:
+    if not _in_keras_cache(name) and not host_reachable(timeout=timeout):
+        raise DataUnavailableError(
+            f"{name!r} is not in the Keras cache ({keras_cache_dir()}) and the download host "
+            f"{DOWNLOAD_HOST[0]} could not be reached within {timeout:g} s"
+        )
+    import keras
+
+    module = getattr(keras.datasets, name)
+    (x_train, y_train), (x_test, y_test) = module.load_data()
+    return (x_train, y_train) if split == "train" else (x_test, y_test)
+
+
+def _load_auto(name: str, split: str, timeout: float, verbose: bool) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        return _load_from_keras(name, split, timeout)
+    except Exception as error:  # any failure of the download/cache path means "use the sample"
+        if name != "mnist":
+            raise DataUnavailableError(
+                f"could not load {name!r} through keras.datasets ({error}); "
+                "there is no bundled copy of it, only of 'mnist'"
+            ) from error
+        if verbose:
+            print(
+                f"gan_keras: keras.datasets MNIST is unavailable ({error}); "
+                "using the bundled 5,000-digit sample instead.",
+                file=sys.stderr,
+            )
+        return _load_bundled(name, split)

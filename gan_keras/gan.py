@@ -1,0 +1,342 @@
+"""The `GAN` model: a `keras.Model` whose `train_step` plays the GAN game.
+
+Taught in `notebooks/02_gan_from_scratch.ipynb` (the same loop written by
+hand first) and `notebooks/03_dcgan_mnist.ipynb`.
+
+One `train_step` on a batch of real images:
+
+1. draw noise ``z`` from the model's `SeedGenerator` and generate ``G(z)``;
+2. **discriminator update**: one optimizer step on D's loss for the real
+   batch and ``G(z)`` (G is held fixed: its output is a constant here);
+3. **generator update**: one optimizer step on G's loss for ``D(G(z))``,
+   scored by the *updated* D.
+
+The generated batch of step 1 is shared by both updates (as in the PyTorch
+DCGAN example), which saves one generator forward pass per step.
+`discriminator_step` and `generator_step` are the two updates on their own,
+for teaching and for tests.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from gan_keras._validation import check_non_negative_float, check_positive_int
+from gan_keras.losses import GANLoss, get_loss
+
+
+def default_optimizer(learning_rate: float = 2e-4) -> keras.optimizers.Optimizer:
+    """Adam with beta_1 = 0.5, as recommended by Radford et al. (2015):
+    the default 0.9 lets momentum carry D and G past each other and oscillate."""
+    return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=0.5)
+
+
+@keras.saving.register_keras_serializable(package="gan_keras")
+class GAN(keras.Model):
+    """A generator and a discriminator trained against each other with `fit`.
+
+    Args:
+        generator: maps noise ``[batch, latent_dim]`` (and labels, if conditional)
+            to images; see `gan_keras.build_generator`.
+        discriminator: maps images (and labels) to one logit per image.
+        latent_dim: size of the noise vector; taken from the generator's
+            input when omitted.
+        seed: seed of the `SeedGenerator` that draws all noise, for
+            repeatable runs.
+
+    The dataset given to `fit` yields batches of real images, or
+    ``(images, labels)`` for a class-conditional GAN.
+    """
+
+    def __init__(
+        self,
+        generator: keras.Model,
+        discriminator: keras.Model,
+        latent_dim: int | None = None,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if keras.backend.backend() != "tensorflow":
+            raise RuntimeError(
+                "gan_keras.GAN's train_step uses tf.GradientTape and needs the TensorFlow "
+                f"backend; KERAS_BACKEND is {keras.backend.backend()!r}. "
+                "Set KERAS_BACKEND=tensorflow before importing keras."
+            )
+        for name, model in (("generator", generator), ("discriminator", discriminator)):
+            if not isinstance(model, keras.Model):
+                raise TypeError(f"`{name}` must be a keras.Model, got {type(model).__name__}")
+        self.generator = generator
+        self.discriminator = discriminator
+        inferred_latent_dim = int(generator.inputs[0].shape[-1])
+        if latent_dim is None:
+            latent_dim = inferred_latent_dim
+        latent_dim = check_positive_int("latent_dim", latent_dim)
+        if latent_dim != inferred_latent_dim:
+            raise ValueError(
+                f"`latent_dim` is {latent_dim} but the generator's noise input has size {inferred_latent_dim}"
+            )
+        self.latent_dim = latent_dim
+        self.conditional = len(generator.inputs) == 2
+        if self.conditional != (len(discriminator.inputs) == 2):
+            raise ValueError(
+                "`generator` and `discriminator` must both be conditional (built with "
+                "num_classes) or both unconditional; got "
+                f"{len(generator.inputs)} generator input(s) and {len(discriminator.inputs)} discriminator input(s)"
+            )
+        self.num_classes = _num_classes(generator) if self.conditional else None
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.real_accuracy_tracker = keras.metrics.Mean(name="d_real_accuracy")
+        self.fake_accuracy_tracker = keras.metrics.Mean(name="d_fake_accuracy")
+        # Both sub-models are already built functional models.
+        self.built = True
+
+    @property
+    def metrics(self):
+        # Listed here so that Keras resets them at the start of every epoch.
+        return [
+            self.d_loss_tracker,
+            self.g_loss_tracker,
+            self.real_accuracy_tracker,
+            self.fake_accuracy_tracker,
+        ]
+
+    def compile(
+        self,
+        g_optimizer: keras.optimizers.Optimizer | None = None,
+        d_optimizer: keras.optimizers.Optimizer | None = None,
+        loss: str | GANLoss = "non_saturating",
+        label_smoothing: float = 0.0,
+        **kwargs,
+    ) -> None:
+        """Configure training.
+
+        Args:
+            g_optimizer: generator optimizer (default Adam(2e-4, beta_1=0.5)).
+            d_optimizer: discriminator optimizer (same default). Two
+                optimizers, because each keeps its own moment estimates.
+            loss: a name from `gan_keras.losses.LOSSES` or a `GANLoss`.
+            label_smoothing: one-sided label smoothing of the real target
+                (0 disables it; 0.1 is a common choice).
+            **kwargs: passed to `keras.Model.compile` (e.g. ``run_eagerly``,
+                ``jit_compile``, ``steps_per_execution``).
+        """
+        super().compile(**kwargs)
+        self.g_optimizer = g_optimizer if g_optimizer is not None else default_optimizer()
+        self.d_optimizer = d_optimizer if d_optimizer is not None else default_optimizer()
+        for name, optimizer in (("g_optimizer", self.g_optimizer), ("d_optimizer", self.d_optimizer)):
+            if not isinstance(optimizer, keras.optimizers.Optimizer):
+                raise TypeError(f"`{name}` must be a keras.optimizers.Optimizer, got {type(optimizer).__name__}")
+        if self.g_optimizer is self.d_optimizer:
+            raise ValueError("`g_optimizer` and `d_optimizer` must be two different optimizer objects")
+        self.gan_loss = get_loss(loss)
+        self.label_smoothing = check_non_negative_float("label_smoothing", label_smoothing, maximum=0.5)
+        # Build the optimizer slots now rather than on the first traced step.
+        self.g_optimizer.build(self.generator.trainable_variables)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+
+    def call(self, inputs, training: bool = False):
+        """Run the generator: ``gan(noise)`` or ``gan([noise, labels])``."""
+        return self.generator(inputs, training=training)
+
+    # ----------------------------------------------------------------- training
+    def train_step(self, data):
+        import tensorflow as tf
+
+        real_images, labels = self._unpack(data)
+        noise = self._sample_noise(ops.shape(real_images)[0])
+        # The generator tape is opened first so that G(z) is computed once and
+        # reused: D is updated on a constant copy of it, then G is updated
+        # through the freshly updated D.
+        with tf.GradientTape() as tape:
+            fake_images = self.generator(self._with_labels(noise, labels), training=True)
+            d_loss, real_logits, fake_logits = self._update_discriminator(
+                real_images, ops.stop_gradient(fake_images), labels
+            )
+            g_loss = self._generator_loss(fake_images, labels)
+        self._apply(tape, g_loss, self.generator, self.g_optimizer)
+        return self._record(d_loss, g_loss, real_logits, fake_logits)
+
+    def discriminator_step(self, real_images, labels=None) -> dict:
+        """One discriminator update on `real_images` and a fresh generated batch.
+
+        Returns:
+            ``{"d_loss": ...}`` before the update.
+        """
+        noise = self._sample_noise(ops.shape(real_images)[0])
+        fake_images = self.generator(self._with_labels(noise, labels), training=True)
+        d_loss, _, _ = self._update_discriminator(real_images, ops.stop_gradient(fake_images), labels)
+        return {"d_loss": d_loss}
+
+    def generator_step(self, batch_size: int, labels=None) -> dict:
+        """One generator update on a fresh batch of noise, scored by the current D.
+
+        Returns:
+            ``{"g_loss": ...}`` before the update.
+        """
+        import tensorflow as tf
+
+        noise = self._sample_noise(batch_size)
+        with tf.GradientTape() as tape:
+            fake_images = self.generator(self._with_labels(noise, labels), training=True)
+            g_loss = self._generator_loss(fake_images, labels)
+        self._apply(tape, g_loss, self.generator, self.g_optimizer)
+        return {"g_loss": g_loss}
+
+    def _update_discriminator(self, real_images, fake_images, labels):
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            real_logits = self.discriminator(self._with_labels(real_images, labels), training=True)
+            fake_logits = self.discriminator(self._with_labels(fake_images, labels), training=True)
+            per_example = self.gan_loss.discriminator(real_logits, fake_logits, self.label_smoothing)
+            d_loss = self._average(per_example)
+        self._apply(tape, d_loss, self.discriminator, self.d_optimizer)
+        return d_loss, real_logits, fake_logits
+
+    def _generator_loss(self, fake_images, labels):
+        fake_logits = self.discriminator(self._with_labels(fake_images, labels), training=True)
+        return self._average(self.gan_loss.generator(fake_logits))
+
+    @staticmethod
+    def _apply(tape, loss, model, optimizer) -> None:
+        gradients = tape.gradient(loss, model.trainable_weights)
+        optimizer.apply_gradients(zip(gradients, model.trainable_weights))
+
+    @staticmethod
+    def _average(per_example):
+        """Mean over the *global* batch: under a `tf.distribute` strategy each
+        replica sees 1/N of the batch and the gradients are summed, so dividing
+        by the local batch size would make the step N times too large."""
+        import tensorflow as tf
+
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        local_batch = ops.cast(ops.shape(per_example)[0], per_example.dtype)
+        return ops.sum(per_example) / (local_batch * replicas)
+
+    def _record(self, d_loss, g_loss, real_logits, fake_logits) -> dict:
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        self.real_accuracy_tracker.update_state(ops.mean(ops.cast(real_logits > 0, "float32")))
+        self.fake_accuracy_tracker.update_state(ops.mean(ops.cast(fake_logits < 0, "float32")))
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def _unpack(self, data):
+        if isinstance(data, (tuple, list)):
+            real_images = data[0]
+            labels = data[1] if len(data) > 1 else None
+        else:
+            real_images, labels = data, None
+        if self.conditional and labels is None:
+            raise ValueError(
+                "this GAN is conditional (built with num_classes): the dataset must yield "
+                "(images, labels) batches; pass labels to gan_keras.make_dataset"
+            )
+        return real_images, labels if self.conditional else None
+
+    def _sample_noise(self, batch_size):
+        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+
+    def _with_labels(self, inputs, labels):
+        return inputs if labels is None else [inputs, labels]
+
+    # --------------------------------------------------------------- generating
+    def generate(self, n: int, labels=None, seed: int | None = None, batch_size: int = 256) -> np.ndarray:
+        """Generate `n` images in [-1, 1].
+
+        Args:
+            n: number of images.
+            labels: class of each image, for a conditional GAN (an int for
+                all, or a sequence of length `n`); default cycles 0, 1, 2, ...
+            seed: fixes the noise, so the same seed gives the same images;
+                without it the model's own seed generator moves on.
+            batch_size: images per forward pass.
+
+        Returns:
+            A float32 NumPy array ``[n, height, width, channels]``.
+        """
+        return generate_images(
+            self.generator, n, labels=labels, seed=seed, batch_size=batch_size,
+            seed_generator=self.seed_generator,
+        )
+
+    # ------------------------------------------------------------ serialization
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(
+            generator=keras.saving.serialize_keras_object(self.generator),
+            discriminator=keras.saving.serialize_keras_object(self.discriminator),
+            latent_dim=self.latent_dim,
+            seed=self.seed,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> "GAN":
+        config = dict(config)
+        config["generator"] = keras.saving.deserialize_keras_object(config["generator"])
+        config["discriminator"] = keras.saving.deserialize_keras_object(config["discriminator"])
+        return cls(**config)
+
+
+def generate_images(
+    generator: keras.Model,
+    n: int,
+    labels=None,
+    seed: int | None = None,
+    batch_size: int = 256,
+    seed_generator: keras.random.SeedGenerator | None = None,
+) -> np.ndarray:
+    """Run a (possibly conditional) generator on `n` noise vectors.
+
+    Args:
+        generator: a model from `build_generator` (or loaded from ``.keras``).
+        n: number of images.
+        labels: for a conditional generator: an int, or a sequence of length `n`.
+        seed: integer seed for the noise (repeatable); else `seed_generator`
+            or an unseeded draw is used.
+        batch_size: images per forward pass.
+        seed_generator: the `SeedGenerator` to draw from when `seed` is None.
+
+    Returns:
+        A float32 NumPy array of `n` images in [-1, 1].
+    """
+    n = check_positive_int("n", n)
+    batch_size = check_positive_int("batch_size", batch_size)
+    latent_dim = int(generator.inputs[0].shape[-1])
+    noise_seed = seed if seed is not None else seed_generator
+    noise = keras.random.normal((n, latent_dim), seed=noise_seed)
+    inputs = noise
+    if len(generator.inputs) == 2:
+        inputs = [noise, _labels_for(n, labels, _num_classes(generator))]
+    elif labels is not None:
+        raise ValueError("`labels` were given but the generator is not conditional (built without num_classes)")
+    images = generator.predict(inputs, batch_size=batch_size, verbose=0)
+    return np.asarray(images, dtype=np.float32)
+
+
+def _labels_for(n: int, labels, num_classes: int) -> np.ndarray:
+    if labels is None:
+        return np.arange(n, dtype=np.int32) % num_classes
+    labels = np.asarray(labels)
+    if labels.ndim == 0:
+        labels = np.full(n, int(labels))
+    if labels.shape != (n,):
+        raise ValueError(f"`labels` must be one int or {n} ints, got shape {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"`labels` must be integers, got dtype {labels.dtype}")
+    if labels.min() < 0 or labels.max() >= num_classes:
+        raise ValueError(f"`labels` must be in [0, {num_classes - 1}], got values in [{labels.min()}, {labels.max()}]")
+    return labels.astype(np.int32)
+
+
+def _num_classes(generator: keras.Model) -> int:
+    for layer in generator.layers:
+        if isinstance(layer, keras.layers.Embedding):
+            return int(layer.input_dim)
+    raise ValueError("a conditional generator must contain a label Embedding layer")

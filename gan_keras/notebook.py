@@ -1,0 +1,43 @@
+"""Helpers for the notebooks' Setup cells and inline display.
+
+Used by every notebook in `notebooks/`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+QUICK_ENV = "GAN_KERAS_QUICK"
+
+
+def quick_mode() -> bool:
+    """True when ``GAN_KERAS_QUICK=1``: notebooks then shrink their work (the tests set it)."""
+    return os.environ.get(QUICK_ENV, "").strip() == "1"
+
+
+def describe_machine() -> dict:
+    """Print and return the TensorFlow/Keras versions, the backend and any GPU."""
+    import keras
+    import tensorflow as tf
+
+    gpus = [device.name for device in tf.config.list_physical_devices("GPU")]
+    info = {
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+        "gpus": gpus,
+        "quick_mode": quick_mode(),
+    }
+    print(f"TensorFlow {info['tensorflow']}, Keras {info['keras']}, backend {info['backend']}")
+    print(f"GPU: {', '.join(gpus)}" if gpus else "GPU: none (training runs on the CPU; the defaults are sized for that)")
+    if info["quick_mode"]:
+        print(f"{QUICK_ENV}=1: quick mode, tiny settings (the results will not look like much)")
+    return info
+
+
+def show_gif(path: str | os.PathLike):
+    """Display a GIF inline in Jupyter/Colab (returns the IPython object)."""
+    from IPython.display import Image
+
+    return Image(data=Path(path).read_bytes(), format="gif")

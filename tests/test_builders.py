@@ -1,0 +1,84 @@
+import numpy as np
+import pytest
+
+from gan_keras.builders import _dcgan_plan, build_discriminator, build_generator
+
+
+@pytest.mark.parametrize("kind", ["dcgan", "mlp"])
+@pytest.mark.parametrize("image_shape", [(28, 28, 1), (32, 32, 3), (64, 64, 3)])
+def test_generator_and_discriminator_shapes(kind, image_shape):
+    generator = build_generator(16, image_shape, kind=kind, hidden_units=(32,))
+    discriminator = build_discriminator(image_shape, kind=kind, hidden_units=(32,))
+    assert generator.name == "generator" and discriminator.name == "discriminator"
+    noise = np.random.default_rng(0).standard_normal((3, 16)).astype("float32")
+    images = generator(noise, training=False).numpy()
+    assert images.shape == (3, *image_shape)
+    assert images.min() >= -1.0 and images.max() <= 1.0  # tanh output
+    logits = discriminator(images, training=False).numpy()
+    assert logits.shape == (3, 1)
+
+
+def test_discriminator_outputs_unbounded_logits():
+    discriminator = build_discriminator()
+    assert discriminator.layers[-1].get_config()["activation"] == "linear"
+    # Scale the output layer up: a sigmoid output could never leave [0, 1].
+    kernel, bias = discriminator.layers[-1].get_weights()
+    discriminator.layers[-1].set_weights([kernel * 1000, bias + 50])
+    images = np.random.default_rng(0).uniform(-1, 1, (4, 28, 28, 1)).astype("float32")
+    logits = discriminator(images, training=False).numpy()
+    assert np.abs(logits).max() > 1.0
+
+
+@pytest.mark.parametrize("kind", ["dcgan", "mlp"])
+def test_conditional_models_take_labels(kind):
+    generator = build_generator(8, (28, 28, 1), kind=kind, num_classes=10, hidden_units=(16,))
+    discriminator = build_discriminator((28, 28, 1), kind=kind, num_classes=10, hidden_units=(16,))
+    assert len(generator.inputs) == 2 and len(discriminator.inputs) == 2
+    noise = np.zeros((4, 8), "float32")
+    labels = np.array([0, 1, 2, 3], "int32")
+    images = generator([noise, labels], training=False).numpy()
+    # With identical noise, only the label can make the images differ.
+    assert not np.allclose(images[0], images[1])
+    assert discriminator([images, labels], training=False).shape == (4, 1)
+
+
+def test_mlp_handles_toy_vectors_without_tanh():
+    generator = build_generator(2, (2,), kind="mlp", hidden_units=(8,), output_activation=None)
+    assert generator.output_shape == (None, 2)
+    assert generator.layers[-2].get_config()["activation"] == "linear"
+
+
+@pytest.mark.parametrize("side, plan", [(28, (7, 2)), (32, (4, 3)), (64, (4, 4)), (16, (4, 2)), (24, (6, 2))])
+def test_dcgan_plan_doubles_up_to_the_side(side, plan):
+    start, steps = _dcgan_plan(side)
+    assert (start, steps) == plan
+    assert start * 2**steps == side
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"image_shape": (30, 30, 1)}, ValueError, "side divisible by 4"),
+        ({"image_shape": (28, 32, 1)}, ValueError, "must be a square"),
+        ({"image_shape": (28, 28, 2)}, ValueError, "1 or 3 channels"),
+        ({"image_shape": (12, 12, 1)}, ValueError, ">= 16"),
+        ({"image_shape": (28, 28)}, ValueError, "got \\(28, 28\\)"),
+        ({"image_shape": "big"}, TypeError, "tuple of ints"),
+        ({"latent_dim": 0}, ValueError, "`latent_dim` must be an integer >= 1, got 0"),
+        ({"latent_dim": 2.5}, TypeError, "`latent_dim` must be an integer"),
+        ({"kind": "resnet"}, ValueError, "`kind` must be one of \\['dcgan', 'mlp'\\]"),
+        ({"num_classes": 1}, ValueError, "`num_classes` must be an integer >= 2"),
+    ],
+)
+def test_generator_rejects_impossible_settings(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        build_generator(**kwargs)
+
+
+def test_discriminator_rejects_bad_dropout_and_shapes():
+    with pytest.raises(ValueError, match="`dropout`"):
+        build_discriminator(dropout=1.5)
+    with pytest.raises(ValueError, match="`image_shape`"):
+        build_discriminator((28, 28, 4))
+    with pytest.raises(ValueError, match="`hidden_units`"):
+        build_discriminator(kind="mlp", hidden_units=())

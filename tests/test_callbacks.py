@@ -1,0 +1,78 @@
+import imageio.v3 as iio
+import keras
+import numpy as np
+import pytest
+
+from gan_keras import GAN, TimeBudget, TrainingGIF, build_discriminator, build_generator, make_dataset
+from gan_keras.plotting import image_grid, plot_history
+
+
+def _mlp_gan(conditional=False):
+    keras.utils.set_random_seed(0)
+    num_classes = 10 if conditional else None
+    gan = GAN(
+        build_generator(8, kind="mlp", hidden_units=(16,), num_classes=num_classes),
+        build_discriminator(kind="mlp", hidden_units=(16,), num_classes=num_classes),
+        seed=0,
+    )
+    gan.compile()
+    return gan
+
+
+@pytest.mark.parametrize("epochs, every, expected", [(3, 1, [1, 2, 3]), (5, 2, [2, 4, 5])])
+def test_training_gif_has_one_frame_per_saved_grid(tmp_path, mnist_sample, epochs, every, expected):
+    gan = _mlp_gan()
+    callback = TrainingGIF(tmp_path / "samples", every=every, num_images=16)
+    gan.fit(make_dataset(mnist_sample[0][:64], batch_size=32), epochs=epochs, verbose=0, callbacks=[callback])
+    names = sorted(path.name for path in (tmp_path / "samples").iterdir())
+    assert names == [f"epoch_{epoch:03d}.png" for epoch in expected]
+    frames = iio.imread(tmp_path / "training.gif", index=None)
+    assert frames.shape[0] == len(expected)
+    # Frames differ: the generator changed between the saved epochs.
+    assert not np.array_equal(frames[0], frames[-1])
+
+
+def test_training_gif_uses_the_same_latent_vectors_every_time(tmp_path):
+    gan = _mlp_gan()
+    callback = TrainingGIF(tmp_path / "samples", num_images=4, seed=5)
+    callback.set_model(gan)
+    callback.on_train_begin()
+    first = callback.save_grid(1).read_bytes()
+    second = callback.save_grid(2)
+    # Same generator, same fixed noise: identical pictures but for the title.
+    assert iio.imread(second).shape == iio.imread(tmp_path / "samples" / "epoch_001.png").shape
+    assert len(first) > 0
+
+
+def test_conditional_grid_has_one_column_per_class(tmp_path):
+    gan = _mlp_gan(conditional=True)
+    callback = TrainingGIF(tmp_path / "samples", num_images=20)
+    callback.set_model(gan)
+    callback.on_train_begin()
+    assert callback._ncols == 10
+    np.testing.assert_array_equal(callback._inputs[1], np.arange(20) % 10)
+
+
+def test_time_budget_stops_after_the_first_epoch(mnist_sample):
+    gan = _mlp_gan()
+    budget = TimeBudget(max_seconds=0)
+    history = gan.fit(make_dataset(mnist_sample[0][:64], batch_size=32), epochs=20, verbose=0, callbacks=[budget])
+    assert len(history.history["d_loss"]) == 1
+    assert budget.stopped_epoch == 1
+
+
+def test_image_grid_tiles_images_in_place():
+    images = -np.ones((5, 2, 3, 1), np.float32)
+    images[4] = 1.0  # the last image is white
+    grid = image_grid(images, ncols=2, padding=1)
+    assert grid.shape == (3 * 3 - 1, 2 * 4 - 1, 1)
+    assert grid[6:8, 0:3].min() == 255  # row 2, column 0
+    assert grid[0:2, 0:3].max() == 0
+    with pytest.raises(ValueError, match="`images` must be"):
+        image_grid(np.zeros((2, 4, 4, 2)))
+
+
+def test_plot_history_writes_a_png(tmp_path):
+    plot_history({"d_loss": [1.0, 0.8], "g_loss": [0.7, 0.9], "d_real_accuracy": [0.6, 0.7]}, tmp_path / "losses.png")
+    picture = iio.imread(tmp_path / "losses.png")
+    assert picture.shape[0] > 100 and picture.shape[1] > 100

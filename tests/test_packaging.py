@@ -1,0 +1,43 @@
+"""The project's own files agree with each other."""
+
+import re
+
+import pytest
+
+from conftest import REPO_ROOT
+
+tomllib = pytest.importorskip("tomllib")
+
+
+def _pyproject():
+    return tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+
+
+def _environment_pip_requirements():
+    text = (REPO_ROOT / "environment.yml").read_text()
+    pip_block = text.split("- pip:", 1)[1]
+    return [match.strip() for match in re.findall(r"^\s+-\s+(.+)$", pip_block, flags=re.MULTILINE)]
+
+
+def test_environment_yml_names_the_same_dependencies_as_pyproject():
+    project = _pyproject()["project"]
+    expected = set(project["dependencies"]) | set(project["optional-dependencies"]["dev"])
+    listed = _environment_pip_requirements()
+    assert "-e .[dev]" in listed
+    assert set(listed) - {"-e .[dev]"} == expected
+
+
+def test_readme_test_command_is_what_ci_runs():
+    readme = (REPO_ROOT / "README.md").read_text()
+    ci = (REPO_ROOT / ".ci" / "run").read_text()
+    assert "make test" in readme and "make test" in ci
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    assert re.search(r"^test: setup\n\t.*pytest --nbmake tests notebooks", makefile, flags=re.MULTILINE)
+
+
+def test_bundled_data_ships_with_its_provenance():
+    data_files = REPO_ROOT / "gan_keras" / "data_files"
+    assert (data_files / "mnist_5k.npz").is_file()
+    readme = (data_files / "README.md").read_text()
+    assert "CC BY-SA 3.0" in readme and "LeCun" in readme
+    assert "data_files/*.npz" in str(_pyproject()["tool"]["setuptools"]["package-data"]["gan_keras"])
