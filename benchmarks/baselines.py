@@ -92,3 +92,90 @@ class TutorialLoop:
     def train_epoch(self, dataset) -> None:
         for real_images in dataset:
             self.train_step(real_images)
+
+
+# --------------------------------------------------------------------------
+# The GAN of the keras.io guide "Customizing what happens in fit()"
+# (keras.io/guides/custom_train_step_in_tensorflow): latent size 128, images
+# in [0, 1] with a sigmoid output, Adam(3e-4) for both networks, batch 64,
+# D trained on a concatenated real+fake batch with noisy labels (fake = 1).
+KERAS_GUIDE_LATENT_DIM = 128
+KERAS_GUIDE_BATCH_SIZE = 64
+KERAS_GUIDE_LEARNING_RATE = 3e-4
+
+
+def keras_guide_generator(latent_dim: int = KERAS_GUIDE_LATENT_DIM) -> keras.Model:
+    return keras.Sequential(
+        [
+            keras.Input((latent_dim,)),
+            layers.Dense(7 * 7 * 128),
+            layers.LeakyReLU(negative_slope=0.2),
+            layers.Reshape((7, 7, 128)),
+            layers.Conv2DTranspose(128, 4, strides=2, padding="same"),
+            layers.LeakyReLU(negative_slope=0.2),
+            layers.Conv2DTranspose(128, 4, strides=2, padding="same"),
+            layers.LeakyReLU(negative_slope=0.2),
+            layers.Conv2D(1, 7, padding="same", activation="sigmoid"),
+        ],
+        name="generator",
+    )
+
+
+def keras_guide_discriminator() -> keras.Model:
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Conv2D(64, 3, strides=2, padding="same"),
+            layers.LeakyReLU(negative_slope=0.2),
+            layers.Conv2D(128, 3, strides=2, padding="same"),
+            layers.LeakyReLU(negative_slope=0.2),
+            layers.GlobalMaxPooling2D(),
+            layers.Dense(1),
+        ],
+        name="discriminator",
+    )
+
+
+class KerasGuideGAN(keras.Model):
+    """The guide's train_step: D on [fake; real] with labels [1; 0] plus label
+    noise, then G on fresh noise with "real" (0) labels."""
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, seed: int = 0):
+        super().__init__()
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = int(generator.inputs[0].shape[-1])
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.built = True
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker]
+
+    def compile(self, learning_rate: float = KERAS_GUIDE_LEARNING_RATE):
+        super().compile()
+        self.d_optimizer = keras.optimizers.Adam(learning_rate)
+        self.g_optimizer = keras.optimizers.Adam(learning_rate)
+        self.loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
+
+    def train_step(self, real_images):
+        batch_size = tf.shape(real_images)[0]
+        noise = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        fake_images = self.generator(noise)
+        combined = tf.concat([fake_images, real_images], axis=0)
+        labels = tf.concat([tf.ones((batch_size, 1)), tf.zeros((batch_size, 1))], axis=0)
+        labels += 0.05 * keras.random.uniform(tf.shape(labels), seed=self.seed_generator)
+        with tf.GradientTape() as tape:
+            d_loss = self.loss_fn(labels, self.discriminator(combined))
+        grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
+        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
+        noise = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        with tf.GradientTape() as tape:
+            g_loss = self.loss_fn(tf.zeros((batch_size, 1)), self.discriminator(self.generator(noise)))
+        grads = tape.gradient(g_loss, self.generator.trainable_weights)
+        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        return {"d_loss": self.d_loss_tracker.result(), "g_loss": self.g_loss_tracker.result()}

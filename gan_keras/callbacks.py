@@ -1,4 +1,5 @@
-"""Keras callbacks for GAN training: sample grids + training GIF, time budget.
+"""Keras callbacks for GAN training: sample grids + training GIF, time budget,
+divergence guard.
 
 Taught in `notebooks/03_dcgan_mnist.ipynb` (the GIF shown inline).
 """
@@ -33,6 +34,8 @@ class TrainingGIF(keras.callbacks.Callback):
         num_images: images per grid (a conditional GAN shows one column per class).
         seed: seed of the fixed latent vectors.
         frame_seconds: how long each GIF frame is shown; the last one stays 4x longer.
+        tensorboard_dir: if given, each grid is also logged there as a
+            TensorBoard image (tag ``samples``, step = epoch).
     """
 
     def __init__(
@@ -43,6 +46,7 @@ class TrainingGIF(keras.callbacks.Callback):
         num_images: int = 64,
         seed: int = 0,
         frame_seconds: float = 0.4,
+        tensorboard_dir: str | os.PathLike | None = None,
     ):
         super().__init__()
         self.out_dir = Path(out_dir)
@@ -51,6 +55,8 @@ class TrainingGIF(keras.callbacks.Callback):
         self.num_images = check_positive_int("num_images", num_images)
         self.seed = seed
         self.frame_seconds = check_non_negative_float("frame_seconds", frame_seconds)
+        self.tensorboard_dir = tensorboard_dir
+        self._writer = None
         self.frames: list[Path] = []
         self._inputs = None
         self._ncols = None
@@ -67,6 +73,10 @@ class TrainingGIF(keras.callbacks.Callback):
             self._inputs = [self._inputs, _labels_for(self.num_images, None, num_classes)]
             self._ncols = num_classes
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        if self.tensorboard_dir is not None:
+            import tensorflow as tf
+
+            self._writer = tf.summary.create_file_writer(str(Path(self.tensorboard_dir) / "samples"))
 
     def on_epoch_end(self, epoch, logs=None):
         self._epochs_seen = epoch + 1
@@ -78,12 +88,19 @@ class TrainingGIF(keras.callbacks.Callback):
             self.save_grid(self._epochs_seen)
         if self.frames:
             self.write_gif()
+        if self._writer is not None:
+            self._writer.close()
 
     def save_grid(self, epoch: int) -> Path:
         """Render the fixed latent vectors with the current generator to a PNG."""
         images = keras.ops.convert_to_numpy(self.model.generator(self._inputs, training=False))
         path = self.out_dir / f"epoch_{epoch:03d}.png"
         save_image_grid(images, path, title=f"epoch {epoch}", ncols=self._ncols)
+        if self._writer is not None:
+            import tensorflow as tf
+
+            with self._writer.as_default():
+                tf.summary.image("samples", iio.imread(path)[np.newaxis, ..., :3], step=epoch)
         self.frames.append(path)
         self._last_saved_epoch = epoch
         return path
@@ -123,3 +140,36 @@ class TimeBudget(keras.callbacks.Callback):
         if time.perf_counter() - self._start >= self.max_seconds:
             self.model.stop_training = True
             self.stopped_epoch = epoch + 1
+
+
+class DivergenceGuard(keras.callbacks.Callback):
+    """Stop when a loss becomes NaN or infinite, and roll back to the last good epoch.
+
+    A diverged GAN never recovers, and its NaN weights would overwrite the
+    generator worth keeping. After every finite epoch the weights are copied
+    (in memory); on a non-finite loss training stops, the copy is restored and
+    `message` says which epoch and which loss.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.message: str | None = None
+        self.diverged_epoch: int | None = None
+        self._good_weights = None
+
+    def on_train_begin(self, logs=None):
+        self._good_weights = self.model.get_weights()
+
+    def on_epoch_end(self, epoch, logs=None):
+        bad = {key: value for key, value in (logs or {}).items() if key.endswith("loss") and not np.isfinite(value)}
+        if not bad:
+            self._good_weights = self.model.get_weights()
+            return
+        key, value = next(iter(bad.items()))
+        self.diverged_epoch = epoch + 1
+        self.message = (
+            f"training diverged in epoch {epoch + 1}: {key} is {value}; stopped and kept the weights "
+            f"from {'before training' if epoch == 0 else f'the end of epoch {epoch}'}"
+        )
+        self.model.set_weights(self._good_weights)
+        self.model.stop_training = True

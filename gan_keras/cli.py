@@ -1,4 +1,4 @@
-"""Command line: ``python -m gan_keras train|sample``.
+"""Command line: ``python -m gan_keras train|sample|evaluate``.
 
 The entry point only parses arguments and reports errors; the work is done
 by `gan_keras.training.train` and `gan_keras.gan.generate_images`.
@@ -15,8 +15,8 @@ from pathlib import Path
 EXIT_USAGE = 2
 # Kept here (not imported) so that arguments are checked before TensorFlow
 # loads; tests/test_cli.py checks they match the library's own lists.
-MODEL_CHOICES = ("dcgan", "mlp")
-LOSS_CHOICES = ("hinge", "lsgan", "minimax", "non_saturating")
+MODEL_CHOICES = ("dcgan", "mlp", "cgan", "vae")
+LOSS_CHOICES = ("hinge", "lsgan", "minimax", "non_saturating", "wgan_gp")
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -88,10 +88,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stop after the epoch in which this many seconds have passed")
     train.add_argument("--batch-size", type=_positive_int, default=None)
     train.add_argument("--latent-dim", type=_positive_int, default=None)
+    train.add_argument("--base-filters", type=_positive_int, default=None, help="DCGAN width")
     train.add_argument("--learning-rate", type=_positive_float, default=None)
     train.add_argument("--max-images", type=_positive_int, default=None, help="train on the first N images only")
     train.add_argument("--sample-every", type=_positive_int, default=None)
+    train.add_argument("--d-steps", type=_positive_int, default=None, help="D updates per G update (wgan_gp: 5)")
+    train.add_argument("--evaluate-every", type=_non_negative_int, default=None,
+                       help="record the evaluator's figures every N epochs (MNIST; 0 = off)")
     train.add_argument("--seed", type=_non_negative_int, default=None)
+    train.add_argument("--tensorboard", action="store_true", default=None,
+                       help="log losses and sample grids for TensorBoard in OUT/logs")
     train.add_argument("--out", required=True, type=Path, help="output folder")
     train.add_argument("--overwrite", action="store_true", help="replace an earlier run's outputs in --out")
 
@@ -102,7 +108,41 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=_non_negative_int, default=0)
     sample.add_argument("--out", required=True, type=Path, help=".png for a grid, .npy for the raw array in [-1, 1]")
     sample.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    evaluate = commands.add_parser("evaluate", help="measure a saved MNIST generator with the shipped evaluator")
+    evaluate.add_argument("--generator", required=True, type=Path, help="a generator.keras written by train")
+    evaluate.add_argument("--n", type=_positive_int, default=2000, help="samples to score (at most 2500)")
+    evaluate.add_argument("--seed", type=_non_negative_int, default=0)
+    evaluate.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
     return parser
+
+
+def run_evaluate(args: argparse.Namespace) -> None:
+    import json
+
+    from gan_keras.evaluation import FIGURES, conditional_accuracy, evaluate_generator
+    from gan_keras.training import load_generator
+
+    if args.n > 2500:
+        raise ValueError(f"`n` must be at most 2500 (the real floor needs two disjoint halves of the bundled sample), got {args.n}")
+    generator = load_generator(args.generator)
+    if tuple(generator.outputs[0].shape[1:]) != (28, 28, 1):
+        raise ValueError(
+            f"`generator` makes images of shape {tuple(generator.outputs[0].shape[1:])}; "
+            "the shipped evaluator judges 28x28x1 MNIST digits only"
+        )
+    result = evaluate_generator(generator, n=args.n, seed=args.seed)
+    if len(generator.inputs) == 2:
+        result["conditional_accuracy"] = conditional_accuracy(generator, seed=args.seed)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(f"{args.n} samples from {args.generator} vs real bundled digits")
+    print(f"{'figure':<20} {'samples':>10} {'real data':>10}  better")
+    for name, lower_is_better in FIGURES.items():
+        sample, floor = result["samples"][name], result["real_floor"][name]
+        print(f"{name:<20} {sample:>10.3f} {floor:>10.3f}  {'lower' if lower_is_better else 'higher'}")
+    if "conditional_accuracy" in result:
+        print(f"{'conditional_accuracy':<20} {result['conditional_accuracy']:>10.3f} {'':>10}  higher (chance 0.1)")
 
 
 def run_train(args: argparse.Namespace) -> None:
@@ -111,7 +151,8 @@ def run_train(args: argparse.Namespace) -> None:
     settings = {
         name: getattr(args, name)
         for name in ("dataset", "source", "data_dir", "model", "loss", "epochs", "max_seconds", "batch_size",
-                     "latent_dim", "learning_rate", "max_images", "sample_every", "seed")
+                     "latent_dim", "base_filters", "learning_rate", "max_images", "sample_every", "seed",
+                     "d_steps", "evaluate_every", "tensorboard")
         if getattr(args, name) is not None
     }
     # Flags left out take TrainConfig's defaults, so the two cannot disagree.
@@ -122,6 +163,16 @@ def run_train(args: argparse.Namespace) -> None:
         f"({result.images_per_second:.0f} images/s); outputs in {result.out_dir}: "
         "samples/, training.gif, generator.keras, history.json, losses.png"
     )
+    if result.evaluation:
+        samples, floor = result.evaluation["samples"], result.evaluation["real_floor"]
+        line = (
+            f"evaluation of {result.evaluation['n']} samples: classifier FID {samples['fid']:.1f} "
+            f"(real data {floor['fid']:.1f}), classes covered {samples['classes_covered']}/10, "
+            f"confident {samples['confident_fraction']:.0%}"
+        )
+        if "conditional_accuracy" in result.evaluation:
+            line += f", requested class recognised {result.evaluation['conditional_accuracy']:.0%}"
+        print(line)
 
 
 def run_sample(args: argparse.Namespace) -> None:
@@ -177,11 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         _import_tensorflow_quietly()
-        {"train": run_train, "sample": run_sample}[args.command](args)
+        {"train": run_train, "sample": run_sample, "evaluate": run_evaluate}[args.command](args)
     except _UsageError as error:
         print(f"gan_keras: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except (ValueError, TypeError, OSError) as error:
+    except (ValueError, TypeError, OSError, RuntimeError) as error:
         message = " ".join(str(error).split())  # one line, whatever the library said
         print(f"gan_keras: error: {message}", file=sys.stderr)
         return EXIT_USAGE

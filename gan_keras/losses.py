@@ -1,7 +1,7 @@
 """GAN losses, written on discriminator *logits*.
 
 Taught in `notebooks/02_gan_from_scratch.ipynb` (minimax vs non-saturating)
-and `notebooks/05_stabilizing_training.ipynb` (the other losses).
+and `notebooks/05_stabilizing_training.ipynb` (LSGAN, hinge, WGAN-GP).
 
 Notation: ``D(x) = sigmoid(l(x))`` where ``l`` is the discriminator's logit,
 ``x ~ p_data`` a real image and ``G(z)`` a generated one. With logits,
@@ -18,9 +18,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import keras
 from keras import ops
 
 from gan_keras._validation import check_choice
+
+
+def global_batch_mean(per_example):
+    """Mean of a per-example loss over the *global* batch.
+
+    Under a `tf.distribute` strategy each replica sees 1/N of the batch and
+    the replicas' gradients are summed, so dividing by the local batch size
+    would make every step N times too large. Without a strategy N = 1 and this
+    is the plain mean.
+    """
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    local_batch = ops.cast(ops.shape(per_example)[0], per_example.dtype)
+    return ops.sum(per_example) / (local_batch * replicas)
 
 
 def _flat(logits):
@@ -92,6 +108,55 @@ def hinge_generator_loss(fake_logits):
     return -_flat(fake_logits)
 
 
+def wasserstein_critic_loss(real_logits, fake_logits, label_smoothing: float = 0.0):
+    """Wasserstein critic loss (Arjovsky et al., 2017): ``L_D = f(G(z)) - f(x)``.
+
+    The "discriminator" is a critic ``f`` with unbounded scores; minimising
+    this maximises ``E f(x) - E f(G(z))``, an estimate of the Wasserstein-1
+    distance when ``f`` is 1-Lipschitz, which `gradient_penalty` enforces
+    (WGAN-GP). ``label_smoothing`` is accepted and ignored.
+    """
+    del label_smoothing
+    return _flat(fake_logits) - _flat(real_logits)
+
+
+def wasserstein_generator_loss(fake_logits):
+    """Wasserstein generator loss: ``L_G = -f(G(z))``."""
+    return -_flat(fake_logits)
+
+
+def gradient_penalty(critic, real_images, fake_images, labels=None, seed=None, eps: float = 1e-12):
+    """Per-example gradient penalty of WGAN-GP (Gulrajani et al., 2017).
+
+    ``(||grad_x f(x_hat)||_2 - 1)^2`` at ``x_hat = x + alpha (G(z) - x)`` with
+    ``alpha ~ U(0, 1)`` drawn *per sample*. The norm is ``sqrt(sum g^2 + eps)``:
+    the plain ``sqrt`` has an infinite derivative at 0, so a critic with a zero
+    gradient somewhere would turn every weight into NaN.
+
+    Args:
+        critic: the discriminator model (called with ``[images, labels]`` if
+            `labels` is given).
+        real_images, fake_images: batches of the same shape.
+        labels: class labels for a conditional critic.
+        seed: an int or `keras.random.SeedGenerator` for alpha.
+
+    Returns:
+        A ``[batch]`` tensor (TensorFlow backend).
+    """
+    import tensorflow as tf
+
+    batch_size = ops.shape(real_images)[0]
+    alpha_shape = (batch_size,) + (1,) * (len(real_images.shape) - 1)
+    alpha = keras.random.uniform(alpha_shape, seed=seed)
+    interpolated = real_images + alpha * (fake_images - real_images)
+    with tf.GradientTape() as tape:
+        tape.watch(interpolated)
+        scores = critic(interpolated if labels is None else [interpolated, labels], training=True)
+    gradients = tape.gradient(scores, interpolated)
+    squared_norm = ops.sum(ops.square(ops.reshape(gradients, (batch_size, -1))), axis=1)
+    return ops.square(ops.sqrt(squared_norm + eps) - 1.0)
+
+
 @dataclass(frozen=True)
 class GANLoss:
     """A pair of per-example losses: one for D, one for G.
@@ -100,11 +165,13 @@ class GANLoss:
         name: the name `GAN.compile(loss=...)` accepts.
         discriminator: ``f(real_logits, fake_logits, label_smoothing) -> [batch]``.
         generator: ``f(fake_logits) -> [batch]``.
+        gradient_penalty: whether D's loss adds `gradient_penalty` (WGAN-GP).
     """
 
     name: str
     discriminator: Callable
     generator: Callable
+    gradient_penalty: bool = False
 
 
 LOSSES = {
@@ -112,6 +179,7 @@ LOSSES = {
     "non_saturating": GANLoss("non_saturating", minimax_discriminator_loss, non_saturating_generator_loss),
     "lsgan": GANLoss("lsgan", least_squares_discriminator_loss, least_squares_generator_loss),
     "hinge": GANLoss("hinge", hinge_discriminator_loss, hinge_generator_loss),
+    "wgan_gp": GANLoss("wgan_gp", wasserstein_critic_loss, wasserstein_generator_loss, gradient_penalty=True),
 }
 
 

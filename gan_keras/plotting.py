@@ -77,30 +77,33 @@ def figure_to_array(figure: Figure) -> np.ndarray:
 
 
 def plot_history(history: Mapping[str, Sequence[float]], path: str | os.PathLike | None = None) -> Figure:
-    """Plot GAN training curves: losses on the left, D's accuracies on the right.
+    """Plot training curves: losses, D's accuracies and evaluator figures, one panel each.
 
     Args:
         history: ``keras.callbacks.History.history`` or the ``history`` entry
-            of ``history.json``.
+            of ``history.json`` (a GAN's or a VAE's).
         path: if given, the figure is saved there.
 
     Returns:
         The `Figure`.
     """
-    figure = Figure(figsize=(10, 3.6), dpi=100)
+    panels = [
+        ("Losses", "loss", [key for key in history if key.endswith("loss")]),
+        ("Discriminator accuracy", "accuracy", [key for key in history if key.endswith("accuracy")]),
+        ("Classifier FID (lower is better)", "FID", [key for key in history if key == "eval_fid"]),
+    ]
+    panels = [panel for panel in panels if panel[2]]
+    figure = Figure(figsize=(5 * max(len(panels), 1), 3.6), dpi=100)
     FigureCanvasAgg(figure)
-    loss_axes, accuracy_axes = figure.subplots(1, 2)
-    for key in ("d_loss", "g_loss"):
-        if key in history:
-            loss_axes.plot(range(1, len(history[key]) + 1), history[key], label=key)
-    loss_axes.set(xlabel="epoch", ylabel="loss", title="Losses")
-    loss_axes.legend()
-    for key in ("d_real_accuracy", "d_fake_accuracy"):
-        if key in history:
-            accuracy_axes.plot(range(1, len(history[key]) + 1), history[key], label=key)
-    accuracy_axes.axhline(0.5, color="gray", linestyle=":", linewidth=1)
-    accuracy_axes.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02), title="Discriminator accuracy")
-    accuracy_axes.legend()
+    axes_list = figure.subplots(1, max(len(panels), 1), squeeze=False)[0]
+    for axes, (title, ylabel, keys) in zip(axes_list, panels):
+        for key in keys:
+            axes.plot(range(1, len(history[key]) + 1), history[key], label=key)
+        if ylabel == "accuracy":
+            axes.axhline(0.5, color="gray", linestyle=":", linewidth=1)
+            axes.set_ylim(0, 1.02)
+        axes.set(xlabel="epoch", ylabel=ylabel, title=title)
+        axes.legend()
     figure.tight_layout()
     if path is not None:
         figure.savefig(path)

@@ -9,7 +9,8 @@ Outputs written to ``out_dir``:
 - ``training.gif``: those grids as an animation;
 - ``generator.keras``: the trained generator (load it with `load_generator`);
 - ``history.json``: per-epoch metrics, the configuration and timings;
-- ``losses.png``: the training curves.
+- ``losses.png``: the training curves;
+- ``logs/``: TensorBoard logs (losses and sample grids), with ``tensorboard=True``.
 """
 
 from __future__ import annotations
@@ -27,15 +28,20 @@ import keras
 
 from gan_keras._validation import check_choice, check_non_negative_float, check_positive_int
 from gan_keras.builders import build_discriminator, build_generator
-from gan_keras.callbacks import TimeBudget, TrainingGIF
+from gan_keras.callbacks import DivergenceGuard, TimeBudget, TrainingGIF
 from gan_keras.data import DATASETS, SOURCES, load_images, make_dataset
-from gan_keras.gan import GAN, default_optimizer
+from gan_keras.gan import GAN
 from gan_keras.losses import LOSSES
 from gan_keras.plotting import plot_history
+from gan_keras.vae import VAE, build_decoder, build_encoder
 
-MODELS = ("dcgan", "mlp")
+MODELS = ("dcgan", "mlp", "cgan", "vae")
+NUM_CLASSES = 10  # both datasets have ten classes
+# WGAN-GP's recipe (Gulrajani et al., 2017): five critic updates per
+# generator update and Adam with beta_2 = 0.9.
+WGAN_GP_D_STEPS = 5
 # Everything `train` writes; only these are ever replaced by --overwrite.
-OUTPUT_NAMES = ("samples", "training.gif", "generator.keras", "history.json", "losses.png")
+OUTPUT_NAMES = ("samples", "training.gif", "generator.keras", "history.json", "losses.png", "logs")
 
 
 @dataclass
@@ -47,18 +53,24 @@ class TrainConfig:
     Attributes:
         dataset: ``"mnist"`` or ``"fashion_mnist"``.
         source: where the data comes from (`gan_keras.data.load_images`).
-        model: ``"dcgan"`` or ``"mlp"``.
-        loss: a name from `gan_keras.losses.LOSSES`.
+        model: ``"dcgan"``, ``"mlp"``, ``"cgan"`` (class-conditional DCGAN) or ``"vae"``.
+        loss: a name from `gan_keras.losses.LOSSES` (GANs only).
         epochs: maximum number of epochs.
         max_seconds: stop after the epoch in which this wall-time budget runs out.
         batch_size: images per step.
-        latent_dim: size of the noise vector.
+        latent_dim: size of the noise vector (default 100 for GANs, 16 for the VAE).
+        base_filters: ``dcgan`` width (see `build_generator`); ignored by ``mlp``.
         learning_rate: Adam learning rate of both networks (beta_1 = 0.5).
         label_smoothing: one-sided label smoothing of D's real target.
         seed: one seed for weights, data order and noise.
         max_images: use only the first this many training images.
         data_dir: folder of IDX files, for ``source="idx"``.
         sample_every: save a sample grid every this many epochs.
+        d_steps: discriminator updates per generator update (default 5 for
+            ``wgan_gp``, else 1).
+        evaluate_every: record the evaluator's cheap figures every this many
+            epochs (MNIST only; 0 turns it off).
+        tensorboard: also log losses and sample grids for TensorBoard in ``out_dir/logs``.
     """
 
     dataset: str = "mnist"
@@ -68,13 +80,17 @@ class TrainConfig:
     epochs: int = 50
     max_seconds: float | None = None
     batch_size: int = 64
-    latent_dim: int = 100
+    latent_dim: int | None = None
+    base_filters: int = 32
     learning_rate: float = 2e-4
     label_smoothing: float = 0.0
     seed: int = 0
     max_images: int | None = None
     data_dir: str | None = None
     sample_every: int = 1
+    d_steps: int | None = None
+    evaluate_every: int = 5
+    tensorboard: bool = False
 
     def validate(self) -> "TrainConfig":
         """Raise a ValueError/TypeError naming the first bad setting."""
@@ -86,7 +102,12 @@ class TrainConfig:
         if self.max_seconds is not None:
             check_non_negative_float("max_seconds", self.max_seconds)
         check_positive_int("batch_size", self.batch_size)
-        check_positive_int("latent_dim", self.latent_dim)
+        if self.latent_dim is not None:
+            check_positive_int("latent_dim", self.latent_dim)
+        if self.d_steps is not None:
+            check_positive_int("d_steps", self.d_steps)
+        check_positive_int("evaluate_every", self.evaluate_every, minimum=0)
+        check_positive_int("base_filters", self.base_filters)
         if check_non_negative_float("learning_rate", self.learning_rate) == 0:
             raise ValueError("`learning_rate` must be > 0, got 0")
         check_non_negative_float("label_smoothing", self.label_smoothing, maximum=0.5)
@@ -96,17 +117,36 @@ class TrainConfig:
         check_positive_int("sample_every", self.sample_every)
         return self
 
+    @property
+    def resolved_latent_dim(self) -> int:
+        return self.latent_dim if self.latent_dim is not None else (16 if self.model == "vae" else 100)
+
+    @property
+    def resolved_d_steps(self) -> int:
+        return self.d_steps if self.d_steps is not None else (WGAN_GP_D_STEPS if self.loss == "wgan_gp" else 1)
+
+    @property
+    def evaluated(self) -> bool:
+        """The shipped evaluator knows MNIST digits only."""
+        return self.dataset == "mnist" and self.evaluate_every > 0
+
+
+@dataclass
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN/infinite; the outputs hold the last good generator."""
+
 
 @dataclass
 class TrainResult:
     """What a run produced: the model, its history and where the files are."""
 
-    gan: GAN
+    model: GAN | VAE
     history: dict
     out_dir: Path
     epochs_run: int
     seconds: float
     images_per_second: float
+    evaluation: dict | None = None
 
 
 def prepare_output_dir(out_dir: str | os.PathLike, overwrite: bool = False) -> Path:
@@ -139,16 +179,29 @@ def prepare_output_dir(out_dir: str | os.PathLike, overwrite: bool = False) -> P
     return out
 
 
-def build_gan(config: TrainConfig, image_shape=(28, 28, 1)) -> GAN:
-    """Build and compile the GAN a `TrainConfig` describes."""
-    generator = build_generator(config.latent_dim, image_shape, kind=config.model)
-    discriminator = build_discriminator(image_shape, kind=config.model)
-    gan = GAN(generator, discriminator, latent_dim=config.latent_dim, seed=config.seed)
+def build_gan(config: TrainConfig, image_shape=(28, 28, 1)) -> GAN | VAE:
+    """Build and compile the model a `TrainConfig` describes (a `GAN`, or a `VAE`)."""
+    latent_dim = config.resolved_latent_dim
+    if config.model == "vae":
+        vae = VAE(
+            build_encoder(latent_dim, image_shape, config.base_filters),
+            build_decoder(latent_dim, image_shape, config.base_filters),
+            seed=config.seed,
+        )
+        vae.compile(keras.optimizers.Adam(config.learning_rate))
+        return vae
+    kind = "mlp" if config.model == "mlp" else "dcgan"
+    num_classes = NUM_CLASSES if config.model == "cgan" else None
+    generator = build_generator(latent_dim, image_shape, kind=kind, num_classes=num_classes, base_filters=config.base_filters)
+    discriminator = build_discriminator(image_shape, kind=kind, num_classes=num_classes, base_filters=config.base_filters)
+    gan = GAN(generator, discriminator, seed=config.seed)
+    beta_2 = 0.9 if config.loss == "wgan_gp" else 0.999
     gan.compile(
-        g_optimizer=default_optimizer(config.learning_rate),
-        d_optimizer=default_optimizer(config.learning_rate),
+        g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=0.5, beta_2=beta_2),
+        d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=0.5, beta_2=beta_2),
         loss=config.loss,
         label_smoothing=config.label_smoothing,
+        d_steps=config.resolved_d_steps,
     )
     return gan
 
@@ -181,10 +234,24 @@ def train(
     images, labels = load_images(
         config.dataset, config.source, max_images=config.max_images, data_dir=config.data_dir
     )
-    dataset = make_dataset(images, batch_size=config.batch_size, seed=config.seed)
-    gan = build_gan(config, image_shape=images.shape[1:])
+    dataset = make_dataset(
+        images, labels if config.model == "cgan" else None, batch_size=config.batch_size, seed=config.seed
+    )
+    model = build_gan(config, image_shape=images.shape[1:])
 
-    callbacks = [TrainingGIF(out / "samples", gif_path=out / "training.gif", every=config.sample_every, seed=config.seed)]
+    logs = out / "logs" if config.tensorboard else None
+    guard = DivergenceGuard()
+    callbacks = [
+        guard,
+        TrainingGIF(out / "samples", gif_path=out / "training.gif", every=config.sample_every, seed=config.seed,
+                    tensorboard_dir=logs),
+    ]
+    if logs is not None:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(logs)))
+    if config.evaluated:
+        from gan_keras.evaluation import EvaluationCallback
+
+        callbacks.append(EvaluationCallback(every=config.evaluate_every, seed=config.seed))
     if config.max_seconds is not None:
         callbacks.append(TimeBudget(config.max_seconds))
     callbacks += extra_callbacks or []
@@ -193,14 +260,15 @@ def train(
 
     start = time.perf_counter()
     # shuffle=False: the dataset reshuffles itself every epoch (make_dataset).
-    history = gan.fit(dataset, epochs=config.epochs, callbacks=callbacks, verbose=verbose, shuffle=False).history
+    history = model.fit(dataset, epochs=config.epochs, callbacks=callbacks, verbose=verbose, shuffle=False).history
     seconds = time.perf_counter() - start
-    epochs_run = len(history.get("d_loss", []))
+    epochs_run = len(next(iter(history.values()), []))
     steps_per_epoch = len(images) // config.batch_size
     images_per_second = epochs_run * steps_per_epoch * config.batch_size / max(seconds, 1e-9)
 
-    gan.generator.save(out / "generator.keras")
+    model.generator.save(out / "generator.keras")
     plot_history(history, out / "losses.png")
+    evaluation = final_evaluation(model.generator, config) if config.evaluated and not guard.message else None
     record = {
         "config": dataclasses.asdict(config),
         "history": {key: [float(value) for value in values] for key, values in history.items()},
@@ -208,10 +276,25 @@ def train(
         "seconds": round(seconds, 2),
         "images_per_second": round(images_per_second, 1),
         "training_images": len(images),
+        "evaluation": evaluation,
+        "diverged": guard.message,
         "versions": {"keras": keras.__version__, "backend": keras.backend.backend()},
     }
     (out / "history.json").write_text(json.dumps(record, indent=2))
-    return TrainResult(gan, record["history"], out, epochs_run, seconds, images_per_second)
+    if guard.message:
+        raise TrainingDiverged(f"{guard.message}; the outputs in {out} hold that generator")
+    return TrainResult(model, record["history"], out, epochs_run, seconds, images_per_second, evaluation)
+
+
+def final_evaluation(generator: keras.Model, config: TrainConfig, n: int = 2000) -> dict:
+    """Every figure of `gan_keras.evaluation` for the trained generator, with its
+    real-data floor, plus the requested-class accuracy of a conditional one."""
+    from gan_keras.evaluation import conditional_accuracy, evaluate_generator
+
+    result = evaluate_generator(generator, n=n, seed=config.seed)
+    if config.model == "cgan":
+        result["conditional_accuracy"] = conditional_accuracy(generator, seed=config.seed)
+    return result
 
 
 def load_generator(path: str | os.PathLike) -> keras.Model:

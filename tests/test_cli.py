@@ -103,6 +103,49 @@ def test_corrupt_generator_file_is_a_clear_error(tmp_path):
     assert "could not load" in result.stderr and result.stderr.strip().count("\n") == 0
 
 
+def test_evaluate_prints_a_table_and_json(trained_run):
+    import json as json_module
+
+    out, _ = trained_run
+    table = run_cli("evaluate", "--generator", str(out / "generator.keras"), "--n", "200")
+    assert table.returncode == 0, table.stderr[-2000:]
+    assert "classes_covered" in table.stdout and "real data" in table.stdout
+    as_json = run_cli("evaluate", "--generator", str(out / "generator.keras"), "--n", "200", "--json")
+    result = json_module.loads(as_json.stdout)
+    assert result["n"] == 200
+    # Two epochs on 256 digits are far from real data; the floor is real data.
+    assert result["samples"]["fid"] > result["real_floor"]["fid"]
+    too_many = run_cli("evaluate", "--generator", str(out / "generator.keras"), "--n", "3000")
+    assert too_many.returncode == 2 and "at most 2500" in too_many.stderr
+
+
+def test_history_records_the_evaluation(trained_run):
+    out, result = trained_run
+    record = json.loads((out / "history.json").read_text())
+    assert len(record["history"]["eval_fid"]) == 2
+    assert record["evaluation"]["n"] == 2000 and record["evaluation"]["real_floor"]["classes_covered"] == 10
+    assert "classifier FID" in result.stdout
+
+
+@pytest.mark.parametrize("model, extra", [("cgan", []), ("vae", []), ("dcgan", ["--loss", "wgan_gp"])])
+def test_train_other_models_end_to_end(tmp_path, model, extra):
+    out = tmp_path / model
+    result = run_cli(
+        "train", "--source", "bundled", "--model", model, *extra, "--max-images", "128", "--batch-size", "32",
+        "--epochs", "1", "--evaluate-every", "0", "--out", str(out),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads((out / "history.json").read_text())
+    expected_key = "kl_loss" if model == "vae" else "d_loss"
+    assert expected_key in record["history"]
+    if "wgan_gp" in extra:
+        assert record["config"]["loss"] == "wgan_gp"
+    labels = ["--labels", "3"] if model == "cgan" else []
+    sample = run_cli("sample", "--generator", str(out / "generator.keras"), "--n", "4", *labels, "--out", str(tmp_path / "s.npy"))
+    assert sample.returncode == 0, sample.stderr[-2000:]
+    assert np.load(tmp_path / "s.npy").shape == (4, 28, 28, 1)
+
+
 def test_cli_choices_match_the_library():
     from gan_keras import cli
     from gan_keras.losses import LOSSES

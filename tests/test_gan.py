@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 from gan_keras import GAN, build_discriminator, build_generator, make_dataset
+from gan_keras.losses import global_batch_mean
 
 
 def _tiny_gan(seed=0, conditional=False, latent_dim=8):
@@ -44,17 +45,18 @@ def test_generator_step_changes_only_the_generator():
     assert not any(_changed(d_before, _snapshot(gan.discriminator)))
 
 
-def _fit_once(mnist_sample, run_eagerly):
+def _fit_once(mnist_sample, run_eagerly, simultaneous=False):
     gan = _tiny_gan(seed=3)
-    gan.compile(run_eagerly=run_eagerly)
+    gan.compile(run_eagerly=run_eagerly, simultaneous=simultaneous)
     dataset = make_dataset(mnist_sample[0][:64], batch_size=32, seed=0, shuffle=False)
     history = gan.fit(dataset, epochs=1, verbose=0).history
     return gan, history
 
 
-def test_train_step_gives_the_same_update_eagerly_and_compiled(mnist_sample):
-    eager, eager_history = _fit_once(mnist_sample, run_eagerly=True)
-    compiled, compiled_history = _fit_once(mnist_sample, run_eagerly=False)
+@pytest.mark.parametrize("simultaneous", [False, True], ids=["alternating", "simultaneous"])
+def test_train_step_gives_the_same_update_eagerly_and_compiled(mnist_sample, simultaneous):
+    eager, eager_history = _fit_once(mnist_sample, run_eagerly=True, simultaneous=simultaneous)
+    compiled, compiled_history = _fit_once(mnist_sample, run_eagerly=False, simultaneous=simultaneous)
     assert set(eager_history) == {"d_loss", "g_loss", "d_real_accuracy", "d_fake_accuracy"}
     for key in eager_history:
         np.testing.assert_allclose(eager_history[key], compiled_history[key], rtol=1e-4, atol=1e-5)
@@ -65,6 +67,18 @@ def test_train_step_gives_the_same_update_eagerly_and_compiled(mnist_sample):
     untrained = _tiny_gan(seed=3)
     assert any(_changed(_snapshot(untrained.generator, True), _snapshot(compiled.generator, True)))
     assert any(_changed(_snapshot(untrained.discriminator, True), _snapshot(compiled.discriminator, True)))
+
+
+def test_update_rules_differ_only_in_what_scores_the_generator(mnist_sample):
+    # Same seed, same batch: D's update is identical under both rules; G's is
+    # not, because the alternating rule scores G with the already-updated D.
+    alternating, _ = _fit_once(mnist_sample, run_eagerly=False, simultaneous=False)
+    simultaneous, _ = _fit_once(mnist_sample, run_eagerly=False, simultaneous=True)
+    first_d = alternating.discriminator.trainable_weights[0].numpy()
+    assert not np.allclose(first_d, _tiny_gan(seed=3).discriminator.trainable_weights[0].numpy())
+    g_alternating = _snapshot(alternating.generator, True)
+    g_simultaneous = _snapshot(simultaneous.generator, True)
+    assert any(not np.allclose(a, b) for a, b in zip(g_alternating, g_simultaneous))
 
 
 def test_metrics_are_reset_every_epoch(mnist_sample):
@@ -125,7 +139,7 @@ def test_constructor_and_compile_reject_mismatches():
 
 def test_loss_is_averaged_over_the_global_batch():
     per_example = tf.constant([1.0, 2.0, 3.0, 6.0])
-    assert float(GAN._average(per_example)) == pytest.approx(3.0)
+    assert float(global_batch_mean(per_example)) == pytest.approx(3.0)
 
 
 def test_mlp_gan_learns_a_one_dimensional_gaussian():

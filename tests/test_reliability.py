@@ -1,0 +1,93 @@
+"""Divergence guard, TensorBoard logs, saving and loading, repeatability."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import run_cli
+from gan_keras import GAN, build_discriminator, build_generator, make_dataset
+from gan_keras.callbacks import DivergenceGuard, TrainingGIF
+from gan_keras.losses import GANLoss, minimax_discriminator_loss
+
+
+def _mlp_gan(loss="non_saturating"):
+    keras.utils.set_random_seed(0)
+    gan = GAN(build_generator(8, kind="mlp", hidden_units=(16,)), build_discriminator(kind="mlp", hidden_units=(16,)), seed=0)
+    gan.compile(loss=loss)
+    return gan
+
+
+def _exploding_generator_loss(fake_logits):
+    # The log of a negative number: a NaN loss whose NaN gradient poisons G.
+    return keras.ops.log(-1.0 - keras.ops.abs(keras.ops.reshape(fake_logits, (-1,))))
+
+
+def test_divergence_guard_stops_and_keeps_the_last_good_weights(mnist_sample):
+    gan = _mlp_gan(GANLoss("exploding", minimax_discriminator_loss, _exploding_generator_loss))
+    before = [w.copy() for w in gan.get_weights()]
+    guard = DivergenceGuard()
+    history = gan.fit(make_dataset(mnist_sample[0][:64], batch_size=32), epochs=5, verbose=0, callbacks=[guard])
+    assert len(history.history["g_loss"]) == 1
+    assert guard.diverged_epoch == 1
+    assert "epoch 1" in guard.message and "g_loss is nan" in guard.message
+    for kept, original in zip(gan.get_weights(), before):
+        np.testing.assert_array_equal(kept, original)
+
+
+def test_divergence_guard_leaves_healthy_training_alone(mnist_sample):
+    gan = _mlp_gan()
+    guard = DivergenceGuard()
+    history = gan.fit(make_dataset(mnist_sample[0][:64], batch_size=32), epochs=2, verbose=0, callbacks=[guard])
+    assert len(history.history["g_loss"]) == 2 and guard.message is None
+
+
+def test_training_gif_logs_sample_grids_for_tensorboard(tmp_path, mnist_sample):
+    gan = _mlp_gan()
+    callback = TrainingGIF(tmp_path / "samples", num_images=4, tensorboard_dir=tmp_path / "logs")
+    gan.fit(make_dataset(mnist_sample[0][:64], batch_size=32), epochs=2, verbose=0, callbacks=[callback])
+    event_files = list((tmp_path / "logs" / "samples").glob("events.out.tfevents.*"))
+    assert len(event_files) == 1
+    steps = []
+    for record in tf.data.TFRecordDataset(str(event_files[0])):
+        event = tf.compat.v1.Event.FromString(record.numpy())
+        steps += [event.step for value in event.summary.value if value.tag == "samples"]
+    assert steps == [1, 2]
+
+
+def test_gan_round_trips_through_the_keras_format(tmp_path):
+    gan = _mlp_gan()
+    gan.save(tmp_path / "gan.keras")
+    reloaded = keras.models.load_model(tmp_path / "gan.keras", safe_mode=True, compile=False)
+    assert isinstance(reloaded, GAN) and reloaded.latent_dim == gan.latent_dim
+    for a, b in zip(reloaded.generator.get_weights(), gan.generator.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(reloaded.generate(3, seed=5), gan.generate(3, seed=5))
+
+
+def test_same_seed_gives_identical_sample_grids(tmp_path):
+    outputs = []
+    for name in ("first", "second"):
+        out = tmp_path / name
+        result = run_cli(
+            "train", "--source", "bundled", "--max-images", "128", "--batch-size", "32", "--epochs", "2",
+            "--seed", "3", "--evaluate-every", "0", "--out", str(out),
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        outputs.append(out)
+    for epoch in ("epoch_001.png", "epoch_002.png"):
+        assert (outputs[0] / "samples" / epoch).read_bytes() == (outputs[1] / "samples" / epoch).read_bytes()
+    histories = [json.loads((out / "history.json").read_text())["history"] for out in outputs]
+    assert histories[0] == histories[1]
+
+
+def test_cli_tensorboard_flag_writes_logs(tmp_path):
+    out = tmp_path / "tb"
+    result = run_cli(
+        "train", "--source", "bundled", "--model", "mlp", "--max-images", "64", "--batch-size", "32",
+        "--epochs", "1", "--evaluate-every", "0", "--tensorboard", "--out", str(out),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert list((out / "logs").rglob("events.out.tfevents.*"))
