@@ -7,6 +7,9 @@
 - `gan_keras.callbacks`: `TrainingGIF`, `TimeBudget` (notebook 03)
 - `gan_keras.plotting`: image grids and training curves
 - `gan_keras.training`: `TrainConfig` and `train`, the engine of ``python -m gan_keras train``
+- `gan_keras.vae`: the `VAE` (notebook 06); `gan_keras.latent`: interpolation (notebooks 04, 06)
+- `gan_keras.evaluation`: the shipped evaluator and the metrics (notebook 07)
+- `gan_keras.toy`, `gan_keras.classic`: 2-D toy data (notebooks 02, 05); a PCA-Gaussian model (notebook 01)
 
 The names below are imported on first use, so that ``python -m gan_keras``
 can check its arguments before TensorFlow is loaded.
@@ -33,6 +36,7 @@ _EXPORTS = {
     "TrainConfig": "gan_keras.training",
     "train": "gan_keras.training",
     "load_generator": "gan_keras.training",
+    "VAE": "gan_keras.vae",
 }
 
 __all__ = sorted(_EXPORTS)
