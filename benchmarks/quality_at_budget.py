@@ -23,7 +23,6 @@ import time
 
 import baselines  # sets KERAS_BACKEND before keras loads
 import keras
-import numpy as np
 
 from gan_keras import TimeBudget, load_images, make_dataset
 from gan_keras.evaluation import evaluate_images

@@ -4,7 +4,6 @@ import json
 
 import keras
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from conftest import run_cli
