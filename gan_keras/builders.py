@@ -23,6 +23,7 @@ import keras
 from keras import layers
 
 from gan_keras._validation import check_choice, check_non_negative_float, check_positive_int
+from gan_keras.distribute import synchronized_batch_norm
 
 KINDS = ("dcgan", "mlp")
 # Label embeddings are small: ten digit classes need few dimensions.
@@ -85,26 +86,27 @@ def build_generator(
         # Project and reshape: the dense layer plays the role of the first
         # "fractionally strided" convolution of the DCGAN paper.
         x = layers.Dense(start_side * start_side * filters, use_bias=False)(features)
-        x = layers.BatchNormalization()(x)
+        x = _batch_norm()(x)
         x = layers.LeakyReLU(0.2)(x)
         x = layers.Reshape((start_side, start_side, filters))(x)
         for _ in range(upsamplings - 1):
             filters //= 2
             x = layers.Conv2DTranspose(filters, kernel_size, strides=2, padding="same", use_bias=False)(x)
-            x = layers.BatchNormalization()(x)
+            x = _batch_norm()(x)
             x = layers.LeakyReLU(0.2)(x)
         # No batch norm on the output layer (Radford et al.): it would pin the
-        # image statistics instead of letting tanh span [-1, 1].
+        # image statistics instead of letting tanh span [-1, 1]. float32 even
+        # under mixed precision: images leave the model at full precision.
         outputs = layers.Conv2DTranspose(
             image_shape[-1], kernel_size, strides=2, padding="same",
-            activation=_activation(output_activation), name="image",
+            activation=_activation(output_activation), name="image", dtype="float32",
         )(x)
     else:
         x = features
         for units in _check_hidden_units(hidden_units):
             x = layers.Dense(units)(x)
             x = layers.LeakyReLU(0.2)(x)
-        x = layers.Dense(math.prod(image_shape), activation=_activation(output_activation))(x)
+        x = layers.Dense(math.prod(image_shape), activation=_activation(output_activation), dtype="float32")(x)
         outputs = layers.Reshape(image_shape, name="image")(x)
     return keras.Model(inputs if num_classes is not None else noise, outputs, name="generator")
 
@@ -176,8 +178,16 @@ def build_discriminator(
             x = layers.Dense(units)(x)
             x = layers.LeakyReLU(0.2)(x)
             x = layers.Dropout(dropout)(x)
-    logits = layers.Dense(1, name="logit")(x)
+    # float32 logits even under mixed precision, so the losses built on them
+    # (log-sigmoids, squares) are computed at full precision.
+    logits = layers.Dense(1, name="logit", dtype="float32")(x)
     return keras.Model(inputs if num_classes is not None else images, logits, name="discriminator")
+
+
+def _batch_norm() -> layers.BatchNormalization:
+    # Under a distribution strategy, normalise with the global batch's
+    # statistics so that a replicated step equals a single-device one.
+    return layers.BatchNormalization(synchronized=synchronized_batch_norm())
 
 
 def _dcgan_plan(side: int) -> tuple[int, int]:

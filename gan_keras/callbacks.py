@@ -1,11 +1,12 @@
 """Keras callbacks for GAN training: sample grids + training GIF, time budget,
-divergence guard.
+divergence guard, and the backup that lets an interrupted run resume.
 
 Taught in `notebooks/03_dcgan_mnist.ipynb` (the GIF shown inline).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -83,6 +84,21 @@ class TrainingGIF(keras.callbacks.Callback):
         if (epoch + 1) % self.every == 0:
             self.save_grid(epoch + 1)
 
+    def resume(self, finished_epochs: int) -> None:
+        """Continue an interrupted run that finished `finished_epochs` epochs:
+        its grids become the GIF's first frames; a grid of a later, unfinished
+        epoch is removed (that epoch is trained again)."""
+        self._epochs_seen = check_positive_int("finished_epochs", finished_epochs, minimum=0)
+        if not self.out_dir.is_dir():
+            return
+        for path in sorted(self.out_dir.glob("epoch_[0-9]*.png")):
+            saved_epoch = int(path.stem.split("_")[1])
+            if saved_epoch <= finished_epochs:
+                self.frames.append(path)
+                self._last_saved_epoch = saved_epoch
+            else:
+                path.unlink()
+
     def on_train_end(self, logs=None):
         if self._epochs_seen and self._last_saved_epoch != self._epochs_seen:
             self.save_grid(self._epochs_seen)
@@ -158,7 +174,13 @@ class DivergenceGuard(keras.callbacks.Callback):
         self._good_weights = None
 
     def on_train_begin(self, logs=None):
-        self._good_weights = self.model.get_weights()
+        self._good_weights = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        # Taken here rather than in on_train_begin, so that weights restored
+        # from a backup (by a callback listed later) are the ones kept.
+        if self._good_weights is None:
+            self._good_weights = self.model.get_weights()
 
     def on_epoch_end(self, epoch, logs=None):
         bad = {key: value for key, value in (logs or {}).items() if key.endswith("loss") and not np.isfinite(value)}
@@ -173,3 +195,106 @@ class DivergenceGuard(keras.callbacks.Callback):
         )
         self.model.set_weights(self._good_weights)
         self.model.stop_training = True
+
+
+class TrainingBackup(keras.callbacks.BackupAndRestore):
+    """`keras.callbacks.BackupAndRestore` that also keeps the run's history.
+
+    Keras' callback saves, at the end of every epoch, everything
+    `model.save_weights` writes: both networks, both optimizers' slots and
+    (through `gan_keras._saving.RandomStateMixin`) every seed generator; when
+    `fit` starts again it restores them and continues after the last finished
+    epoch. This subclass also writes ``progress.json`` in the same folder:
+    the settings of the run, the per-epoch logs and the training seconds, so
+    a resumed run's history covers every epoch. It must be the *last*
+    callback, so that each epoch's sample grid and evaluation exist before
+    the epoch counts as finished.
+
+    Args:
+        backup_dir: a folder used by this run only (deleted when `fit` ends normally).
+        settings: the run's settings; a backup made with other settings is
+            refused (except for ``ignored_settings``).
+        ignored_settings: settings that may change between the interrupted
+            run and the resumed one (e.g. the number of epochs).
+
+    Attributes:
+        start_epoch: epochs already finished by an interrupted run (0 for a new run).
+        history: per-epoch logs of every finished epoch, earlier runs included.
+        seconds_before: training seconds spent by the interrupted run(s).
+    """
+
+    def __init__(self, backup_dir: str | os.PathLike, settings: dict | None = None,
+                 ignored_settings: tuple[str, ...] = ()):
+        super().__init__(str(backup_dir), save_freq="epoch", delete_checkpoint=True)
+        self.progress_path = Path(backup_dir) / "progress.json"
+        self.settings = dict(settings or {})
+        progress = self._read_progress()
+        _check_same_settings(progress.get("settings", self.settings), self.settings, ignored_settings)
+        self.start_epoch = self._finished_epochs()
+        # The progress file may be one epoch ahead of Keras' weights (written
+        # just before them): keep only epochs whose weights were saved.
+        self.history = {key: values[: self.start_epoch] for key, values in progress.get("history", {}).items()}
+        epoch_seconds = progress.get("epoch_seconds", [])[: self.start_epoch]
+        self.seconds_before = epoch_seconds[-1] if epoch_seconds else 0.0
+        self._epoch_seconds = epoch_seconds
+        self.resumed_at = progress.get("resumed_at", []) + ([self.start_epoch] if self.start_epoch else [])
+        self._start = None
+        self._write_progress()
+
+    @property
+    def seconds(self) -> float:
+        """Training seconds so far, interrupted runs included."""
+        return self.seconds_before + (time.perf_counter() - self._start if self._start else 0.0)
+
+    def on_train_begin(self, logs=None):
+        self._start = time.perf_counter()
+        super().on_train_begin(logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        self._epoch_seconds.append(round(self.seconds, 3))
+        # History first, weights second: a kill in between leaves the history
+        # one epoch ahead, which the next start trims.
+        self._write_progress()
+        super().on_epoch_end(epoch, logs)
+
+    def _finished_epochs(self) -> int:
+        metadata = Path(self._training_metadata_path)
+        if not metadata.exists():
+            return 0
+        try:
+            return int(json.loads(metadata.read_text())["epoch"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"the backup in {self.backup_dir} is damaged ({metadata.name}: {error})") from error
+
+    def _read_progress(self) -> dict:
+        if not self.progress_path.exists():
+            return {}
+        try:
+            return json.loads(self.progress_path.read_text())
+        except ValueError as error:
+            raise ValueError(f"the backup in {self.backup_dir} is damaged ({self.progress_path.name}: {error})") from error
+
+    def _write_progress(self) -> None:
+        self.progress_path.parent.mkdir(parents=True, exist_ok=True)
+        record = {
+            "settings": self.settings,
+            "history": self.history,
+            "epoch_seconds": self._epoch_seconds,
+            "resumed_at": self.resumed_at,
+        }
+        # Write-then-rename, so a kill mid-write never leaves half a file.
+        temporary = self.progress_path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(record))
+        os.replace(temporary, self.progress_path)
+
+
+def _check_same_settings(before: dict, now: dict, ignored: tuple[str, ...]) -> None:
+    changed = sorted(key for key in set(before) | set(now) if key not in ignored and before.get(key) != now.get(key))
+    if changed:
+        details = ", ".join(f"{key}: {before.get(key)!r} -> {now.get(key)!r}" for key in changed)
+        raise ValueError(
+            f"the interrupted run in this folder used other settings ({details}); rerun it with the same "
+            "settings to resume, or pass --overwrite to start again"
+        )

@@ -17,6 +17,7 @@ EXIT_USAGE = 2
 # loads; tests/test_cli.py checks they match the library's own lists.
 MODEL_CHOICES = ("dcgan", "mlp", "cgan", "vae")
 LOSS_CHOICES = ("hinge", "lsgan", "minimax", "non_saturating", "wgan_gp")
+STRATEGY_CHOICES = ("none", "mirrored")
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -98,7 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=_non_negative_int, default=None)
     train.add_argument("--tensorboard", action="store_true", default=None,
                        help="log losses and sample grids for TensorBoard in OUT/logs")
-    train.add_argument("--out", required=True, type=Path, help="output folder")
+    train.add_argument("--mixed-precision", action="store_true", default=None,
+                       help="float16 maths with loss scaling on both optimizers (NVIDIA GPUs)")
+    train.add_argument("--strategy", choices=STRATEGY_CHOICES,
+                       help="mirrored: data-parallel over every visible GPU (--batch-size is the global batch)")
+    train.add_argument("--out", required=True, type=Path,
+                       help="output folder; rerunning the same command after an interruption resumes the run")
     train.add_argument("--overwrite", action="store_true", help="replace an earlier run's outputs in --out")
 
     sample = commands.add_parser("sample", help="draw images from a saved generator")
@@ -152,7 +158,7 @@ def run_train(args: argparse.Namespace) -> None:
         name: getattr(args, name)
         for name in ("dataset", "source", "data_dir", "model", "loss", "epochs", "max_seconds", "batch_size",
                      "latent_dim", "base_filters", "learning_rate", "max_images", "sample_every", "seed",
-                     "d_steps", "evaluate_every", "tensorboard")
+                     "d_steps", "evaluate_every", "tensorboard", "mixed_precision", "strategy")
         if getattr(args, name) is not None
     }
     # Flags left out take TrainConfig's defaults, so the two cannot disagree.
@@ -203,10 +209,10 @@ def run_sample(args: argparse.Namespace) -> None:
 
 
 def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its C++ start-up chatter hidden.
+    """Import TensorFlow and find its devices with the C++ start-up chatter hidden.
 
     On machines without a GPU, TensorFlow logs "Could not find cuda drivers"
-    through absl before any log level applies. We silence file descriptor 2
+    and "failed call to cuInit" through absl before any log level applies. We silence file descriptor 2
     only for the import; a failing import still raises (and is shown) after.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -217,7 +223,11 @@ def _import_tensorflow_quietly() -> None:
     try:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 2)
-            import tensorflow  # noqa: F401
+            import tensorflow
+
+            # Looking for GPUs is what prints "failed call to cuInit" on a
+            # machine without one; do it now, while stderr is muted.
+            tensorflow.config.list_physical_devices()
     finally:
         os.dup2(saved, 2)
         os.close(saved)

@@ -188,6 +188,58 @@ def check_images(images) -> np.ndarray:
     return images.astype(np.float32, copy=False)
 
 
+def check_training_data(data, example_shape: tuple, bounded: bool = True, name: str = "x") -> None:
+    """Check what is about to be passed to `fit`, before Keras turns a mistake
+    into a shape error deep inside the graph.
+
+    Args:
+        data: a NumPy array of examples, a tuple/list whose first item is one,
+            or a `tf.data.Dataset` yielding batches (or ``(batch, labels)``).
+        example_shape: the shape of one example (the generator's output shape).
+        bounded: the examples must lie in [-1, 1] (a tanh generator can make
+            nothing else, so D would separate real from fake by range alone).
+            A dataset is range-checked on its first batch.
+        name: the argument's name in messages.
+
+    Raises:
+        TypeError: not an array or a dataset, or not floating point.
+        ValueError: wrong rank, wrong example shape, or out of range.
+    """
+    example_shape = tuple(int(side) for side in example_shape)
+    wanted = f"[batch, {', '.join(str(side) for side in example_shape)}]"
+    if _is_tf_dataset(data):
+        spec = data.element_spec
+        spec = spec[0] if isinstance(spec, (tuple, list)) else spec
+        shape, dtype = tuple(spec.shape), spec.dtype.name
+        first = next(iter(data.take(1)), None) if bounded else None
+        if isinstance(first, (tuple, list)):
+            first = first[0]
+        values = None if first is None else np.asarray(first)
+    else:
+        values = data[0] if isinstance(data, (tuple, list)) else data
+        if not isinstance(values, np.ndarray):
+            raise TypeError(f"`{name}` must be a NumPy array or a tf.data.Dataset, got {type(values).__name__}")
+        shape, dtype = values.shape, values.dtype.name
+    if len(shape) != len(example_shape) + 1 or tuple(shape[1:]) != example_shape:
+        raise ValueError(f"`{name}` must have shape {wanted} to match the generator's output, got {list(shape)}")
+    if not np.issubdtype(np.dtype(dtype), np.floating):
+        raise TypeError(
+            f"`{name}` must be floating point, got dtype {dtype}; use gan_keras.data.scale_images() on uint8 pixels"
+        )
+    if bounded and values is not None and values.size:
+        low, high = float(values.min()), float(values.max())
+        if low < -1.0 - 1e-6 or high > 1.0 + 1e-6:
+            raise ValueError(
+                f"`{name}` must be scaled to [-1, 1] like the generator's tanh output, got values in "
+                f"[{low:.3g}, {high:.3g}]; use gan_keras.data.scale_images() on uint8 pixels"
+            )
+
+
+def _is_tf_dataset(data) -> bool:
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and isinstance(data, tf.data.Dataset)
+
+
 def load_idx(data_dir: str | os.PathLike | None, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """Read MNIST-format IDX files (gzip) from a folder.
 

@@ -23,8 +23,12 @@ import keras
 import numpy as np
 from keras import ops
 
+from gan_keras._saving import RandomStateMixin
 from gan_keras._validation import check_non_negative_float, check_positive_int
+from gan_keras.data import check_training_data
+from gan_keras.distribute import replica_random
 from gan_keras.losses import GANLoss, get_loss, global_batch_mean, gradient_penalty
+from gan_keras.mixed_precision import apply_scaled_gradients, uses_float16, with_loss_scaling
 
 
 def default_optimizer(learning_rate: float = 2e-4) -> keras.optimizers.Optimizer:
@@ -34,7 +38,7 @@ def default_optimizer(learning_rate: float = 2e-4) -> keras.optimizers.Optimizer
 
 
 @keras.saving.register_keras_serializable(package="gan_keras")
-class GAN(keras.Model):
+class GAN(RandomStateMixin, keras.Model):
     """A generator and a discriminator trained against each other with `fit`.
 
     Args:
@@ -124,6 +128,8 @@ class GAN(keras.Model):
             g_optimizer: generator optimizer (default Adam(2e-4, beta_1=0.5)).
             d_optimizer: discriminator optimizer (same default). Two
                 optimizers, because each keeps its own moment estimates.
+                When the models were built under the ``mixed_float16``
+                policy, both are wrapped in a `LossScaleOptimizer`.
             loss: a name from `gan_keras.losses.LOSSES` or a `GANLoss`.
             label_smoothing: one-sided label smoothing of the real target
                 (0 disables it; 0.1 is a common choice).
@@ -138,7 +144,9 @@ class GAN(keras.Model):
             **kwargs: passed to `keras.Model.compile` (e.g. ``run_eagerly``,
                 ``jit_compile``, ``steps_per_execution``).
         """
-        super().compile(**kwargs)
+        # No Keras-level optimizer: the two below do all updates (an unused
+        # default RMSprop would be built and saved with every backup).
+        super().compile(optimizer=None, **kwargs)
         self.g_optimizer = g_optimizer if g_optimizer is not None else default_optimizer()
         self.d_optimizer = d_optimizer if d_optimizer is not None else default_optimizer()
         for name, optimizer in (("g_optimizer", self.g_optimizer), ("d_optimizer", self.d_optimizer)):
@@ -146,6 +154,11 @@ class GAN(keras.Model):
                 raise TypeError(f"`{name}` must be a keras.optimizers.Optimizer, got {type(optimizer).__name__}")
         if self.g_optimizer is self.d_optimizer:
             raise ValueError("`g_optimizer` and `d_optimizer` must be two different optimizer objects")
+        if uses_float16(self.generator, self.discriminator):
+            # Built under mixed_float16: scale both losses (Keras' own
+            # auto_scale_loss would only wrap `self.optimizer`).
+            self.g_optimizer = with_loss_scaling(self.g_optimizer)
+            self.d_optimizer = with_loss_scaling(self.d_optimizer)
         self.gan_loss = get_loss(loss)
         self.label_smoothing = check_non_negative_float("label_smoothing", label_smoothing, maximum=0.5)
         self.d_steps = check_positive_int("d_steps", d_steps)
@@ -154,6 +167,13 @@ class GAN(keras.Model):
         # Build the optimizer slots now rather than on the first traced step.
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """`keras.Model.fit`, after checking that `x` holds images the
+        generator could have made (shape, dtype and, for a tanh generator,
+        the [-1, 1] range): a clear error now instead of a graph error later."""
+        check_training_data(x, self.generator.outputs[0].shape[1:], bounded=_ends_in_tanh(self.generator))
+        return super().fit(x, y, *args, **kwargs)
 
     def call(self, inputs, training: bool = False):
         """Run the generator: ``gan(noise)`` or ``gan([noise, labels])``."""
@@ -248,8 +268,7 @@ class GAN(keras.Model):
 
     @staticmethod
     def _apply(tape, loss, model, optimizer) -> None:
-        gradients = tape.gradient(loss, model.trainable_weights)
-        optimizer.apply_gradients(zip(gradients, model.trainable_weights))
+        apply_scaled_gradients(tape, loss, model.trainable_weights, optimizer)
 
     def _record(self, d_loss, g_loss, real_logits, fake_logits) -> dict:
         self.d_loss_tracker.update_state(d_loss)
@@ -272,7 +291,9 @@ class GAN(keras.Model):
         return real_images, labels if self.conditional else None
 
     def _sample_noise(self, batch_size):
-        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        # Under a distribution strategy each replica takes its slice of one
+        # global draw, so the step matches a single-device step.
+        return replica_random(keras.random.normal, batch_size, (self.latent_dim,), seed=self.seed_generator)
 
     def _with_labels(self, inputs, labels):
         return inputs if labels is None else [inputs, labels]
@@ -365,6 +386,15 @@ def _labels_for(n: int, labels, num_classes: int) -> np.ndarray:
     if labels.min() < 0 or labels.max() >= num_classes:
         raise ValueError(f"`labels` must be in [0, {num_classes - 1}], got values in [{labels.min()}, {labels.max()}]")
     return labels.astype(np.int32)
+
+
+def _ends_in_tanh(generator: keras.Model) -> bool:
+    """Whether the generator's last activation is tanh (images in [-1, 1])."""
+    for layer in reversed(generator.layers):
+        activation = getattr(layer, "activation", None)
+        if activation is not None:
+            return getattr(activation, "__name__", "") == "tanh"
+    return False
 
 
 def _num_classes(generator: keras.Model) -> int:

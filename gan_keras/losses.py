@@ -22,6 +22,7 @@ import keras
 from keras import ops
 
 from gan_keras._validation import check_choice
+from gan_keras.distribute import replica_random
 
 
 def global_batch_mean(per_example):
@@ -147,7 +148,8 @@ def gradient_penalty(critic, real_images, fake_images, labels=None, seed=None, e
 
     batch_size = ops.shape(real_images)[0]
     alpha_shape = (batch_size,) + (1,) * (len(real_images.shape) - 1)
-    alpha = keras.random.uniform(alpha_shape, seed=seed)
+    # One alpha per image, sliced from a global-batch draw under a strategy.
+    alpha = replica_random(keras.random.uniform, batch_size, alpha_shape[1:], seed=seed)
     interpolated = real_images + alpha * (fake_images - real_images)
     with tf.GradientTape() as tape:
         tape.watch(interpolated)

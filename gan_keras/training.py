@@ -10,7 +10,11 @@ Outputs written to ``out_dir``:
 - ``generator.keras``: the trained generator (load it with `load_generator`);
 - ``history.json``: per-epoch metrics, the configuration and timings;
 - ``losses.png``: the training curves;
-- ``logs/``: TensorBoard logs (losses and sample grids), with ``tensorboard=True``.
+- ``logs/``: TensorBoard logs (losses and sample grids), with ``tensorboard=True``;
+- ``backup/``: while training, the state of the last finished epoch. If the
+  run is interrupted (a closed Colab tab, Ctrl-C, a crash), calling `train`
+  again with the same settings and folder resumes from there; the folder is
+  removed when training ends.
 """
 
 from __future__ import annotations
@@ -28,10 +32,12 @@ import keras
 
 from gan_keras._validation import check_choice, check_non_negative_float, check_positive_int
 from gan_keras.builders import build_discriminator, build_generator
-from gan_keras.callbacks import DivergenceGuard, TimeBudget, TrainingGIF
+from gan_keras.callbacks import DivergenceGuard, TimeBudget, TrainingBackup, TrainingGIF
 from gan_keras.data import DATASETS, SOURCES, load_images, make_dataset
+from gan_keras.distribute import STRATEGIES, get_strategy
 from gan_keras.gan import GAN
 from gan_keras.losses import LOSSES
+from gan_keras.mixed_precision import precision_policy
 from gan_keras.plotting import plot_history
 from gan_keras.vae import VAE, build_decoder, build_encoder
 
@@ -41,7 +47,11 @@ NUM_CLASSES = 10  # both datasets have ten classes
 # generator update and Adam with beta_2 = 0.9.
 WGAN_GP_D_STEPS = 5
 # Everything `train` writes; only these are ever replaced by --overwrite.
-OUTPUT_NAMES = ("samples", "training.gif", "generator.keras", "history.json", "losses.png", "logs")
+OUTPUT_NAMES = ("samples", "training.gif", "generator.keras", "history.json", "losses.png", "logs", "backup")
+BACKUP = "backup"
+# Settings that may differ when an interrupted run is resumed: a student may
+# resume with a longer or shorter budget.
+RESUMABLE_CHANGES = ("epochs", "max_seconds")
 
 
 @dataclass
@@ -71,6 +81,11 @@ class TrainConfig:
         evaluate_every: record the evaluator's cheap figures every this many
             epochs (MNIST only; 0 turns it off).
         tensorboard: also log losses and sample grids for TensorBoard in ``out_dir/logs``.
+        mixed_precision: build the networks under the ``mixed_float16``
+            policy (float16 maths, float32 weights, logits and losses; both
+            optimizers loss-scaled). For NVIDIA GPUs; slower on a CPU.
+        strategy: ``"none"`` or ``"mirrored"`` (`tf.distribute.MirroredStrategy`
+            over every visible GPU; `batch_size` is the global batch).
     """
 
     dataset: str = "mnist"
@@ -91,6 +106,8 @@ class TrainConfig:
     d_steps: int | None = None
     evaluate_every: int = 5
     tensorboard: bool = False
+    mixed_precision: bool = False
+    strategy: str = "none"
 
     def validate(self) -> "TrainConfig":
         """Raise a ValueError/TypeError naming the first bad setting."""
@@ -98,6 +115,10 @@ class TrainConfig:
         check_choice("source", self.source, SOURCES)
         check_choice("model", self.model, MODELS)
         check_choice("loss", self.loss, LOSSES)
+        check_choice("strategy", self.strategy, STRATEGIES)
+        for name in ("tensorboard", "mixed_precision"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"`{name}` must be True or False, got {getattr(self, name)!r}")
         check_positive_int("epochs", self.epochs)
         if self.max_seconds is not None:
             check_non_negative_float("max_seconds", self.max_seconds)
@@ -149,32 +170,44 @@ class TrainResult:
     evaluation: dict | None = None
 
 
-def prepare_output_dir(out_dir: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Create `out_dir`, refusing to clobber an earlier run's results.
+def check_output_dir(out_dir: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Raise unless `train` may write to `out_dir`; changes nothing on disk.
 
-    Args:
-        out_dir: the run's folder.
-        overwrite: replace earlier results (only the files `train` writes;
-            anything else in the folder is left alone).
-
-    Returns:
-        The folder as a `Path`.
+    A folder holding an interrupted run (a ``backup/`` folder) is accepted:
+    `train` resumes that run.
 
     Raises:
-        FileExistsError: `out_dir` holds earlier results and `overwrite` is False.
+        FileExistsError: `out_dir` is a file, or holds a finished run's
+            results and `overwrite` is False.
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"`out` {out} exists and is not a folder")
     earlier = [name for name in OUTPUT_NAMES if (out / name).exists()]
-    if earlier and not overwrite:
+    if earlier and not overwrite and not (out / BACKUP).is_dir():
         raise FileExistsError(
             f"`out` {out} already holds results of an earlier run ({', '.join(earlier)}); "
             "choose another folder or pass --overwrite to replace them"
         )
-    for name in earlier:
-        path = out / name
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return out
+
+
+def prepare_output_dir(out_dir: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Create `out_dir` after `check_output_dir`; with `overwrite`, first
+    remove an earlier run's results (only the files `train` writes: anything
+    else in the folder is left alone).
+
+    Returns:
+        The folder as a `Path`.
+    """
+    out = check_output_dir(out_dir, overwrite)
+    if overwrite:
+        for name in OUTPUT_NAMES:
+            path = out / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
     out.mkdir(parents=True, exist_ok=True)
     return out
 
@@ -228,40 +261,34 @@ def train(
         A `TrainResult`.
     """
     config = (config or TrainConfig()).validate()
-    out = prepare_output_dir(out_dir, overwrite=overwrite)
+    check_output_dir(out_dir, overwrite)
     keras.utils.set_random_seed(config.seed)
-
-    images, labels = load_images(
-        config.dataset, config.source, max_images=config.max_images, data_dir=config.data_dir
-    )
-    dataset = make_dataset(
-        images, labels if config.model == "cgan" else None, batch_size=config.batch_size, seed=config.seed
-    )
-    model = build_gan(config, image_shape=images.shape[1:])
-
-    logs = out / "logs" if config.tensorboard else None
-    guard = DivergenceGuard()
-    callbacks = [
-        guard,
-        TrainingGIF(out / "samples", gif_path=out / "training.gif", every=config.sample_every, seed=config.seed,
-                    tensorboard_dir=logs),
-    ]
-    if logs is not None:
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(logs)))
-    if config.evaluated:
-        from gan_keras.evaluation import EvaluationCallback
-
-        callbacks.append(EvaluationCallback(every=config.evaluate_every, seed=config.seed))
-    if config.max_seconds is not None:
-        callbacks.append(TimeBudget(config.max_seconds))
-    callbacks += extra_callbacks or []
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
 
-    start = time.perf_counter()
+    # Data first: a missing dataset must not leave an empty output folder behind.
+    images, labels = load_images(
+        config.dataset, config.source, max_images=config.max_images, data_dir=config.data_dir
+    )
+    out = prepare_output_dir(out_dir, overwrite=overwrite)
+    dataset = make_dataset(
+        images, labels if config.model == "cgan" else None, batch_size=config.batch_size, seed=config.seed
+    )
+    strategy = get_strategy(config.strategy)
+    with strategy.scope(), precision_policy("mixed_float16" if config.mixed_precision else "float32"):
+        model = build_gan(config, image_shape=images.shape[1:])
+
+    backup = TrainingBackup(out / BACKUP, settings=dataclasses.asdict(config), ignored_settings=RESUMABLE_CHANGES)
+    if backup.start_epoch and verbose:
+        print(f"resuming the interrupted run in {out} after epoch {backup.start_epoch}")
+    callbacks = _callbacks(config, out, backup, extra_callbacks)
     # shuffle=False: the dataset reshuffles itself every epoch (make_dataset).
-    history = model.fit(dataset, epochs=config.epochs, callbacks=callbacks, verbose=verbose, shuffle=False).history
-    seconds = time.perf_counter() - start
+    # The backup restores the weights and the epoch counter when fit starts.
+    model.fit(dataset, epochs=config.epochs, callbacks=callbacks, verbose=verbose, shuffle=False)
+    guard = callbacks[0]
+
+    history = backup.history  # every epoch, including those before an interruption
+    seconds = backup.seconds
     epochs_run = len(next(iter(history.values()), []))
     steps_per_epoch = len(images) // config.batch_size
     images_per_second = epochs_run * steps_per_epoch * config.batch_size / max(seconds, 1e-9)
@@ -271,8 +298,9 @@ def train(
     evaluation = final_evaluation(model.generator, config) if config.evaluated and not guard.message else None
     record = {
         "config": dataclasses.asdict(config),
-        "history": {key: [float(value) for value in values] for key, values in history.items()},
+        "history": history,
         "epochs_run": epochs_run,
+        "resumed_after_epochs": backup.resumed_at,
         "seconds": round(seconds, 2),
         "images_per_second": round(images_per_second, 1),
         "training_images": len(images),
@@ -283,7 +311,29 @@ def train(
     (out / "history.json").write_text(json.dumps(record, indent=2))
     if guard.message:
         raise TrainingDiverged(f"{guard.message}; the outputs in {out} hold that generator")
-    return TrainResult(model, record["history"], out, epochs_run, seconds, images_per_second, evaluation)
+    return TrainResult(model, history, out, epochs_run, seconds, images_per_second, evaluation)
+
+
+def _callbacks(
+    config: TrainConfig, out: Path, backup: TrainingBackup, extra_callbacks: list | None
+) -> list[keras.callbacks.Callback]:
+    """The callbacks of `train`: the divergence guard first, the backup last
+    (an epoch counts as finished only once its grid and figures exist)."""
+    logs = out / "logs" if config.tensorboard else None
+    gif = TrainingGIF(out / "samples", gif_path=out / "training.gif", every=config.sample_every, seed=config.seed,
+                      tensorboard_dir=logs)
+    gif.resume(backup.start_epoch)
+    callbacks = [DivergenceGuard(), gif]
+    if logs is not None:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(logs)))
+    if config.evaluated:
+        from gan_keras.evaluation import EvaluationCallback
+
+        callbacks.append(EvaluationCallback(every=config.evaluate_every, seed=config.seed))
+    if config.max_seconds is not None:
+        # The budget covers the whole run, time spent before an interruption included.
+        callbacks.append(TimeBudget(max(config.max_seconds - backup.seconds_before, 0.0)))
+    return callbacks + list(extra_callbacks or []) + [backup]
 
 
 def final_evaluation(generator: keras.Model, config: TrainConfig, n: int = 2000) -> dict:

@@ -25,9 +25,12 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from gan_keras._saving import RandomStateMixin
 from gan_keras._validation import check_non_negative_float, check_positive_int
 from gan_keras.builders import _check_image_shape, _dcgan_plan
+from gan_keras.data import check_training_data
 from gan_keras.losses import global_batch_mean
+from gan_keras.mixed_precision import apply_scaled_gradients, uses_float16, with_loss_scaling
 
 
 def build_encoder(latent_dim: int = 16, image_shape: Sequence[int] = (28, 28, 1), base_filters: int = 32) -> keras.Model:
@@ -52,8 +55,10 @@ def build_encoder(latent_dim: int = 16, image_shape: Sequence[int] = (28, 28, 1)
         filters *= 2
     x = layers.Flatten()(x)
     x = layers.Dense(128, activation="relu")(x)
-    z_mean = layers.Dense(latent_dim, name="z_mean")(x)
-    z_log_var = layers.Dense(latent_dim, name="z_log_var")(x)
+    # The code and the pixel logits stay float32 under mixed precision:
+    # exp(z_log_var) and the ELBO need the range.
+    z_mean = layers.Dense(latent_dim, name="z_mean", dtype="float32")(x)
+    z_log_var = layers.Dense(latent_dim, name="z_log_var", dtype="float32")(x)
     return keras.Model(images, [z_mean, z_log_var], name="encoder")
 
 
@@ -73,7 +78,7 @@ def build_decoder(latent_dim: int = 16, image_shape: Sequence[int] = (28, 28, 1)
     for _ in range(steps):
         x = layers.Conv2DTranspose(filters, 3, strides=2, padding="same", activation="relu")(x)
         filters = max(filters // 2, 1)
-    logits = layers.Conv2D(image_shape[-1], 3, padding="same", name="pixel_logits")(x)
+    logits = layers.Conv2D(image_shape[-1], 3, padding="same", name="pixel_logits", dtype="float32")(x)
     return keras.Model(codes, logits, name="decoder")
 
 
@@ -93,7 +98,7 @@ def reconstruction_loss(images, logits):
 
 
 @keras.saving.register_keras_serializable(package="gan_keras")
-class VAE(keras.Model):
+class VAE(RandomStateMixin, keras.Model):
     """Encoder + decoder trained on the negative ELBO with `fit`.
 
     Args:
@@ -130,7 +135,16 @@ class VAE(keras.Model):
 
     def compile(self, optimizer: keras.optimizers.Optimizer | None = None, **kwargs) -> None:
         """Adam(1e-3) unless another optimizer is given; kwargs go to `keras.Model.compile`."""
-        super().compile(optimizer=optimizer if optimizer is not None else keras.optimizers.Adam(1e-3), **kwargs)
+        optimizer = optimizer if optimizer is not None else keras.optimizers.Adam(1e-3)
+        if uses_float16(self.encoder, self.decoder):
+            optimizer = with_loss_scaling(optimizer)
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """`keras.Model.fit`, after checking that `x` holds images of the
+        decoder's shape, scaled to [-1, 1]."""
+        check_training_data(x, self.decoder.outputs[0].shape[1:])
+        return super().fit(x, y, *args, **kwargs)
 
     def call(self, images, training: bool = False):
         """Reconstruct images (through a sampled code): returns images in [-1, 1]."""
@@ -155,8 +169,7 @@ class VAE(keras.Model):
         with tf.GradientTape() as tape:
             reconstruction, kl = self._elbo_terms(images, training=True)
             loss = global_batch_mean(reconstruction + self.beta * kl)
-        gradients = tape.gradient(loss, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
+        apply_scaled_gradients(tape, loss, self.trainable_weights, self.optimizer)
         return self._record(loss, reconstruction, kl)
 
     def test_step(self, data):

@@ -186,11 +186,14 @@ class EvaluationCallback(keras.callbacks.Callback):
         self._evaluator = Evaluator()
         reference, _ = real_reference(self.n, self.seed)
         self._real_features, _ = self._evaluator.features_and_probabilities(reference)
+        self.last = {}
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
-        if epoch == 0 or (epoch + 1) % self.every == 0:
+        # The first epoch of every fit is measured too (a resumed run starts
+        # mid-way), so every epoch's logs carry the same keys.
+        if not self.last or (epoch + 1) % self.every == 0:
             from gan_keras.gan import generate_images
 
             images = generate_images(self.model.generator, self.n, seed=self.seed)
