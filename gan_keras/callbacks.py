@@ -158,6 +158,23 @@ class TimeBudget(keras.callbacks.Callback):
             self.stopped_epoch = epoch + 1
 
 
+class EpochTimer(keras.callbacks.Callback):
+    """Add ``epoch_seconds`` (the wall time of the epoch's training steps) to
+    each epoch's logs, so a run's speed is in its history.
+
+    List it first among the callbacks: its clock then stops before other
+    callbacks draw grids or evaluate. The first epoch includes tracing (and
+    XLA compilation), so judge speed by the later ones.
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["epoch_seconds"] = time.perf_counter() - self._start
+
+
 class DivergenceGuard(keras.callbacks.Callback):
     """Stop when a loss becomes NaN or infinite, and roll back to the last good epoch.
 

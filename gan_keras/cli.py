@@ -235,6 +235,7 @@ def _import_tensorflow_quietly() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
+    args = None
     try:
         args = build_parser().parse_args(argv)
         _import_tensorflow_quietly()
@@ -247,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gan_keras: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("gan_keras: interrupted", file=sys.stderr)
+        hint = "; run the same command again to resume after the last finished epoch" if args and args.command == "train" else ""
+        print(f"gan_keras: interrupted{hint}", file=sys.stderr)
         return 130
     return 0

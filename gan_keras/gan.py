@@ -19,6 +19,8 @@ for teaching and for tests.
 
 from __future__ import annotations
 
+import warnings
+
 import keras
 import numpy as np
 from keras import ops
@@ -27,7 +29,7 @@ from gan_keras._saving import RandomStateMixin
 from gan_keras._validation import check_non_negative_float, check_positive_int
 from gan_keras.data import check_training_data
 from gan_keras.distribute import replica_random
-from gan_keras.losses import GANLoss, get_loss, global_batch_mean, gradient_penalty
+from gan_keras.losses import LOSSES, GANLoss, get_loss, global_batch_mean, gradient_penalty
 from gan_keras.mixed_precision import apply_scaled_gradients, uses_float16, with_loss_scaling
 
 
@@ -329,6 +331,34 @@ class GAN(RandomStateMixin, keras.Model):
         )
         return config
 
+    def get_compile_config(self) -> dict | None:
+        """What `compile` was given, so that `keras.models.load_model` returns
+        a GAN ready to train on (optimizer slots included)."""
+        if not hasattr(self, "gan_loss"):
+            return None
+        return {
+            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
+            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+            "loss": self.gan_loss.name,
+            "label_smoothing": self.label_smoothing,
+            "d_steps": self.d_steps,
+            "gradient_penalty_weight": self.gradient_penalty_weight,
+            "simultaneous": self.simultaneous,
+        }
+
+    def compile_from_config(self, config: dict) -> None:
+        config = dict(config)
+        for name in ("g_optimizer", "d_optimizer"):
+            config[name] = keras.saving.deserialize_keras_object(config[name])
+        if config["loss"] not in LOSSES:
+            warnings.warn(
+                f"the saved GAN was compiled with the custom loss {config['loss']!r}, which cannot be "
+                "restored from a file; call compile() with it before training",
+                stacklevel=2,
+            )
+            return
+        self.compile(**config)
+
     @classmethod
     def from_config(cls, config: dict) -> "GAN":
         config = dict(config)
@@ -369,8 +399,25 @@ def generate_images(
         inputs = [noise, _labels_for(n, labels, _num_classes(generator))]
     elif labels is not None:
         raise ValueError("`labels` were given but the generator is not conditional (built without num_classes)")
-    images = generator.predict(inputs, batch_size=batch_size, verbose=0)
-    return np.asarray(images, dtype=np.float32)
+    return _call_in_batches(generator, inputs, batch_size)
+
+
+def _call_in_batches(model: keras.Model, inputs, batch_size: int) -> np.ndarray:
+    """Run `model` on `inputs` (an array or a list of arrays) batch by batch.
+
+    Called directly rather than through `predict`: `predict` traces a new
+    graph for every model it meets, and a notebook that builds many models
+    would fill with TensorFlow's "excessive retracing" warnings.
+    """
+    # Keras refuses a mix of tensors and NumPy arrays in one call.
+    parts = [keras.ops.convert_to_tensor(part) for part in (inputs if isinstance(inputs, (list, tuple)) else [inputs])]
+    total = int(parts[0].shape[0])
+    outputs = []
+    for start in range(0, total, batch_size):
+        batch = [part[start:start + batch_size] for part in parts]
+        result = model(batch if len(batch) > 1 else batch[0], training=False)
+        outputs.append(keras.ops.convert_to_numpy(result).astype(np.float32))
+    return np.concatenate(outputs, axis=0)
 
 
 def _labels_for(n: int, labels, num_classes: int) -> np.ndarray:

@@ -7,6 +7,7 @@ servers) and never touch pyplot's global state.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from typing import Mapping, Sequence
@@ -16,6 +17,19 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from gan_keras.data import to_uint8
+
+
+class NotebookFigure(Figure):
+    """A matplotlib `Figure` that shows itself as a PNG when it is the last
+    value of a Jupyter or Colab cell. The figures here are made without
+    pyplot (safe on machines with no display), and without pyplot IPython
+    would only print ``<Figure size ...>``."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png")
+        return buffer.getvalue()
+
 
 
 def image_grid(images: np.ndarray, ncols: int | None = None, padding: int = 2) -> np.ndarray:
@@ -49,7 +63,7 @@ def image_grid(images: np.ndarray, ncols: int | None = None, padding: int = 2) -
 def grid_figure(images: np.ndarray, title: str | None = None, ncols: int | None = None, size: float = 4.0) -> Figure:
     """A matplotlib `Figure` showing `images` as a grid, with an optional title."""
     grid = image_grid(images, ncols=ncols)
-    figure = Figure(figsize=(size, size * 1.08 if title else size), dpi=100)
+    figure = NotebookFigure(figsize=(size, size * 1.08 if title else size), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_axes((0.0, 0.0, 1.0, 0.93 if title else 1.0))
     if grid.shape[-1] == 1:
@@ -93,7 +107,7 @@ def plot_history(history: Mapping[str, Sequence[float]], path: str | os.PathLike
         ("Classifier FID (lower is better)", "FID", [key for key in history if key == "eval_fid"]),
     ]
     panels = [panel for panel in panels if panel[2]]
-    figure = Figure(figsize=(5 * max(len(panels), 1), 3.6), dpi=100)
+    figure = NotebookFigure(figsize=(5 * max(len(panels), 1), 3.6), dpi=100)
     FigureCanvasAgg(figure)
     axes_list = figure.subplots(1, max(len(panels), 1), squeeze=False)[0]
     for axes, (title, ylabel, keys) in zip(axes_list, panels):

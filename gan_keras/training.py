@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +31,7 @@ import keras
 
 from gan_keras._validation import check_choice, check_non_negative_float, check_positive_int
 from gan_keras.builders import build_discriminator, build_generator
-from gan_keras.callbacks import DivergenceGuard, TimeBudget, TrainingBackup, TrainingGIF
+from gan_keras.callbacks import DivergenceGuard, EpochTimer, TimeBudget, TrainingBackup, TrainingGIF
 from gan_keras.data import DATASETS, SOURCES, load_images, make_dataset
 from gan_keras.distribute import STRATEGIES, get_strategy
 from gan_keras.gan import GAN
@@ -168,6 +167,15 @@ class TrainResult:
     seconds: float
     images_per_second: float
     evaluation: dict | None = None
+    images_per_epoch: int = 0
+
+    @property
+    def best_images_per_second(self) -> float:
+        """Speed of the fastest epoch, leaving out the first (tracing) epoch
+        when there are others: the steady rate a longer run would see."""
+        seconds = self.history.get("epoch_seconds", [])
+        steady = seconds[1:] or seconds
+        return self.images_per_epoch / min(steady) if steady else float("nan")
 
 
 def check_output_dir(out_dir: str | os.PathLike, overwrite: bool = False) -> Path:
@@ -311,19 +319,21 @@ def train(
     (out / "history.json").write_text(json.dumps(record, indent=2))
     if guard.message:
         raise TrainingDiverged(f"{guard.message}; the outputs in {out} hold that generator")
-    return TrainResult(model, history, out, epochs_run, seconds, images_per_second, evaluation)
+    return TrainResult(model, history, out, epochs_run, seconds, images_per_second, evaluation,
+                       images_per_epoch=steps_per_epoch * config.batch_size)
 
 
 def _callbacks(
     config: TrainConfig, out: Path, backup: TrainingBackup, extra_callbacks: list | None
 ) -> list[keras.callbacks.Callback]:
-    """The callbacks of `train`: the divergence guard first, the backup last
-    (an epoch counts as finished only once its grid and figures exist)."""
+    """The callbacks of `train`: the divergence guard and the epoch timer first,
+    the backup last (an epoch counts as finished only once its grid and
+    figures exist)."""
     logs = out / "logs" if config.tensorboard else None
     gif = TrainingGIF(out / "samples", gif_path=out / "training.gif", every=config.sample_every, seed=config.seed,
                       tensorboard_dir=logs)
     gif.resume(backup.start_epoch)
-    callbacks = [DivergenceGuard(), gif]
+    callbacks = [DivergenceGuard(), EpochTimer(), gif]
     if logs is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(logs)))
     if config.evaluated:

@@ -202,6 +202,17 @@ class VAE(RandomStateMixin, keras.Model):
         codes = keras.random.normal((n, self.latent_dim), seed=seed if seed is not None else self.seed_generator)
         return self.decode(ops.convert_to_numpy(codes), batch_size=batch_size)
 
+    def get_compile_config(self) -> dict | None:
+        """The optimizer, so that `keras.models.load_model` returns a VAE ready to train."""
+        if self.optimizer is None:
+            return None
+        return {"optimizer": keras.saving.serialize_keras_object(self.optimizer)}
+
+    def compile_from_config(self, config: dict) -> None:
+        self.compile(optimizer=keras.saving.deserialize_keras_object(config["optimizer"]))
+        # Build the slots now, so that the saved optimizer state loads into them.
+        self.optimizer.build(self.trainable_variables)
+
     def get_config(self) -> dict:
         config = super().get_config()
         config.update(

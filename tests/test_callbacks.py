@@ -76,3 +76,13 @@ def test_plot_history_writes_a_png(tmp_path):
     plot_history({"d_loss": [1.0, 0.8], "g_loss": [0.7, 0.9], "d_real_accuracy": [0.6, 0.7]}, tmp_path / "losses.png")
     picture = iio.imread(tmp_path / "losses.png")
     assert picture.shape[0] > 100 and picture.shape[1] > 100
+
+
+def test_figures_show_as_png_in_a_notebook_without_pyplot():
+    formatters = pytest.importorskip("IPython.core.formatters")
+    from gan_keras.plotting import grid_figure
+
+    shown, _ = formatters.DisplayFormatter().format(grid_figure(np.zeros((4, 8, 8, 1), np.float32), title="x"))
+    assert shown["image/png"][:8] == b"\x89PNG\r\n\x1a\n"
+    shown, _ = formatters.DisplayFormatter().format(plot_history({"d_loss": [1.0, 0.5]}))
+    assert iio.imread(shown["image/png"]).shape[1] > 100

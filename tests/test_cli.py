@@ -33,6 +33,7 @@ def test_train_writes_every_output(trained_run):
     assert record["epochs_run"] == 2 and len(record["history"]["g_loss"]) == 2
     assert record["config"]["model"] == "dcgan" and record["config"]["batch_size"] == 64
     assert record["images_per_second"] > 0
+    assert all(0 < seconds < record["seconds"] for seconds in record["history"]["epoch_seconds"])
     assert (out / "losses.png").stat().st_size > 0 and (out / "generator.keras").stat().st_size > 0
     assert "trained 2 epoch(s)" in result.stdout
 

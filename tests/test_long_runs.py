@@ -4,6 +4,7 @@ precision with two loss-scaled optimizers, and MirroredStrategy."""
 import dataclasses
 import hashlib
 import json
+import signal
 import subprocess
 import sys
 import textwrap
@@ -81,6 +82,21 @@ def test_killed_train_resumes_and_ends_with_every_epoch_and_frame(tmp_path):
     assert {name: _digest(out / "samples" / name) for name in kept} == kept
     assert iio.imread(out / "training.gif", index=None).shape[0] == 30
     assert not (out / "backup").exists()
+
+
+def test_ctrl_c_keeps_the_backup_and_says_how_to_resume(tmp_path):
+    out = tmp_path / "run"
+    process = subprocess.Popen([sys.executable, "-m", "gan_keras", *TRAIN_ARGS, "--epochs", "30", "--out", str(out)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while _finished_epochs(out / "backup") < 1:
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert stderr.strip().endswith("interrupted; run the same command again to resume after the last finished epoch")
+    assert _finished_epochs(out / "backup") >= 1 and (out / "backup" / "progress.json").exists()
 
 
 def test_resuming_with_other_settings_is_refused_and_changes_nothing(tmp_path):
@@ -225,6 +241,8 @@ def test_train_with_mirrored_strategy_and_mixed_precision(tmp_path):
     assert result.model.generator.layers[1].compute_dtype == "float16"
     saved = json.loads((tmp_path / "run" / "history.json").read_text())["config"]
     assert saved["strategy"] == "mirrored" and saved["mixed_precision"] is True
+    assert result.images_per_epoch == 128
+    assert result.best_images_per_second == pytest.approx(128 / result.history["epoch_seconds"][0])
     images = result.model.generate(4, seed=0)
     assert images.dtype == np.float32 and np.abs(images).max() <= 1.0
 
@@ -245,3 +263,17 @@ def test_backup_trims_history_written_after_the_last_saved_weights(tmp_path):
     assert resumed.start_epoch == 3
     assert resumed.history == {"d_loss": [4.0, 3.0, 2.0]}
     assert resumed.seconds_before == 3.0 and resumed.resumed_at == [3]
+
+
+def test_train_step_compiles_with_xla_as_keras_does_on_a_gpu():
+    # Keras turns jit_compile on by itself on a GPU; this machine has none,
+    # so XLA is asked for explicitly (it is slower on a CPU).
+    keras.utils.set_random_seed(0)
+    gan = GAN(build_generator(16, base_filters=8), build_discriminator(base_filters=8), seed=1)
+    gan.compile(loss="wgan_gp", d_steps=2, jit_compile=True)
+    before = [w.copy() for w in gan.get_weights()]
+    history = gan.fit(_images(64), batch_size=32, epochs=2, verbose=0).history
+    assert gan.jit_compile is True
+    assert np.isfinite(history["d_loss"]).all() and np.isfinite(history["g_loss"]).all()
+    changed = [not np.allclose(a, b) for a, b in zip(before, gan.get_weights())]
+    assert sum(changed) > len(changed) // 2

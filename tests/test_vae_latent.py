@@ -52,6 +52,11 @@ def test_saved_and_reloaded_vae_generates_the_same_images(tmp_path, mnist_sample
     assert isinstance(reloaded, VAE)
     np.testing.assert_allclose(reloaded.generate(6, seed=3), vae.generate(6, seed=3), atol=1e-6)
     np.testing.assert_allclose(reloaded.encode(mnist_sample[0][:5]), vae.encode(mnist_sample[0][:5]), atol=1e-5)
+    assert int(reloaded.optimizer.iterations.numpy()) == int(vae.optimizer.iterations.numpy()) == 2
+    for model in (vae, reloaded):
+        model.fit(mnist_sample[0][:64], batch_size=64, epochs=1, verbose=0, shuffle=False)
+    for a, b in zip(reloaded.get_weights(), vae.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)
 
 
 def test_encode_decode_shapes_and_ranges(mnist_sample):

@@ -52,14 +52,18 @@ class Evaluator:
     def __init__(self, model: keras.Model | None = None, batch_size: int = 500):
         self.model = model if model is not None else _load_shipped_model()
         self.batch_size = batch_size
-        self._both = keras.Model(
-            self.model.inputs, [self.model.get_layer(FEATURES_LAYER).output, self.model.outputs[0]]
-        )
+        self._both = _two_views(self.model)
 
     def features_and_probabilities(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return (features [n, 128], class probabilities [n, 10]) for images in [-1, 1]."""
         images = _check_digit_images(images)
-        features, logits = self._both.predict(images, batch_size=self.batch_size, verbose=0)
+        features, logits = [], []
+        # Direct calls, not `predict`: no new graph traced per evaluation.
+        for start in range(0, len(images), self.batch_size):
+            batch_features, batch_logits = self._both(images[start:start + self.batch_size], training=False)
+            features.append(keras.ops.convert_to_numpy(batch_features))
+            logits.append(keras.ops.convert_to_numpy(batch_logits))
+        features, logits = np.concatenate(features), np.concatenate(logits)
         probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))
         return features.astype(np.float64), probabilities.astype(np.float64)
 
@@ -72,6 +76,14 @@ def evaluator_card() -> dict:
     """What `train_evaluator` recorded about the shipped weights (accuracies, data, seed)."""
     text = resources.files("gan_keras").joinpath(EVALUATOR_CARD).read_text()
     return json.loads(text)
+
+
+@lru_cache(maxsize=8)
+def _two_views(model: keras.Model) -> keras.Model:
+    # One (features, logits) model per classifier, reused by every Evaluator:
+    # a new model each time would make Keras trace a new predict function
+    # for every evaluation (and warn about "excessive retracing").
+    return keras.Model(model.inputs[0], [model.get_layer(FEATURES_LAYER).output, model.outputs[0]])
 
 
 @lru_cache(maxsize=1)
