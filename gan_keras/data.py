@@ -207,7 +207,7 @@ def check_training_data(data, example_shape: tuple, bounded: bool = True, name: 
     """
     example_shape = tuple(int(side) for side in example_shape)
     wanted = f"[batch, {', '.join(str(side) for side in example_shape)}]"
-    if _is_tf_dataset(data):
+    if is_tf_dataset(data):
         spec = data.element_spec
         spec = spec[0] if isinstance(spec, (tuple, list)) else spec
         shape, dtype = tuple(spec.shape), spec.dtype.name
@@ -235,7 +235,8 @@ def check_training_data(data, example_shape: tuple, bounded: bool = True, name: 
             )
 
 
-def _is_tf_dataset(data) -> bool:
+def is_tf_dataset(data) -> bool:
+    """Whether `data` is a `tf.data.Dataset` (without importing TensorFlow)."""
     tf = sys.modules.get("tensorflow")
     return tf is not None and isinstance(data, tf.data.Dataset)
 

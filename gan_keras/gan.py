@@ -27,7 +27,7 @@ from keras import ops
 
 from gan_keras._saving import RandomStateMixin
 from gan_keras._validation import check_non_negative_float, check_positive_int
-from gan_keras.data import check_training_data
+from gan_keras.data import is_tf_dataset, check_training_data
 from gan_keras.distribute import replica_random
 from gan_keras.losses import LOSSES, GANLoss, get_loss, global_batch_mean, gradient_penalty
 from gan_keras.mixed_precision import apply_scaled_gradients, uses_float16, with_loss_scaling
@@ -175,6 +175,10 @@ class GAN(RandomStateMixin, keras.Model):
         generator could have made (shape, dtype and, for a tanh generator,
         the [-1, 1] range): a clear error now instead of a graph error later."""
         check_training_data(x, self.generator.outputs[0].shape[1:], bounded=_ends_in_tanh(self.generator))
+        if is_tf_dataset(x):
+            # A dataset shuffles itself (make_dataset does); Keras ignores
+            # `shuffle` for one and warns on every call unless it is False.
+            kwargs.setdefault("shuffle", False)
         return super().fit(x, y, *args, **kwargs)
 
     def call(self, inputs, training: bool = False):
