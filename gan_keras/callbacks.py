@@ -242,7 +242,9 @@ class TrainingBackup(keras.callbacks.BackupAndRestore):
 
     def __init__(self, backup_dir: str | os.PathLike, settings: dict | None = None,
                  ignored_settings: tuple[str, ...] = ()):
-        super().__init__(str(backup_dir), save_freq="epoch", delete_checkpoint=True)
+        # double_checkpoint: the previous epoch's files are kept as well, so a
+        # kill while the weights file is being written falls back to them.
+        super().__init__(str(backup_dir), save_freq="epoch", double_checkpoint=True, delete_checkpoint=True)
         self.progress_path = Path(backup_dir) / "progress.json"
         self.settings = dict(settings or {})
         progress = self._read_progress()

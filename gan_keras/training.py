@@ -283,6 +283,8 @@ def train(
         images, labels if config.model == "cgan" else None, batch_size=config.batch_size, seed=config.seed
     )
     strategy = get_strategy(config.strategy)
+    if config.mixed_precision and verbose and not _has_gpu():
+        print("note: mixed precision without a GPU: float16 is emulated on a CPU and slower than float32")
     with strategy.scope(), precision_policy("mixed_float16" if config.mixed_precision else "float32"):
         model = build_gan(config, image_shape=images.shape[1:])
 
@@ -344,6 +346,12 @@ def _callbacks(
         # The budget covers the whole run, time spent before an interruption included.
         callbacks.append(TimeBudget(max(config.max_seconds - backup.seconds_before, 0.0)))
     return callbacks + list(extra_callbacks or []) + [backup]
+
+
+def _has_gpu() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
 
 
 def final_evaluation(generator: keras.Model, config: TrainConfig, n: int = 2000) -> dict:

@@ -277,3 +277,40 @@ def test_train_step_compiles_with_xla_as_keras_does_on_a_gpu():
     assert np.isfinite(history["d_loss"]).all() and np.isfinite(history["g_loss"]).all()
     changed = [not np.allclose(a, b) for a, b in zip(before, gan.get_weights())]
     assert sum(changed) > len(changed) // 2
+
+
+class _Interrupt(Exception):
+    pass
+
+
+class _InterruptAt(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise _Interrupt
+
+
+def test_resume_survives_a_kill_while_the_weights_were_being_written(tmp_path):
+    from gan_keras.training import train
+
+    config = TrainConfig(source="bundled", max_images=128, epochs=4, base_filters=8, latent_dim=16,
+                         evaluate_every=0, seed=5)
+    out = tmp_path / "run"
+    with pytest.raises(_Interrupt):
+        train(config, out, verbose=0, extra_callbacks=[_InterruptAt(2)])
+    backup = out / "backup"
+    # As if killed while writing epoch 2's weights: half a file, epoch 1's metadata.
+    weights = backup / "latest.weights.h5"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    (backup / "training_metadata.json").write_text((backup / "training_metadata.json.bkp").read_text())
+    assert _finished_epochs(backup) == 1
+
+    result = train(config, out, verbose=0)
+
+    record = json.loads((out / "history.json").read_text())
+    assert record["resumed_after_epochs"] == [1] and result.epochs_run == 4
+    assert all(len(values) == 4 for values in record["history"].values())
+    assert sorted(path.name for path in (out / "samples").glob("*.png")) == [f"epoch_{e:03d}.png" for e in range(1, 5)]
