@@ -86,8 +86,11 @@ def test_killed_train_resumes_and_ends_with_every_epoch_and_frame(tmp_path):
 
 def test_ctrl_c_keeps_the_backup_and_says_how_to_resume(tmp_path):
     out = tmp_path / "run"
+    # A CI job started in the background inherits SIGINT as *ignored*, and
+    # Python then never raises KeyboardInterrupt: give the child the default.
     process = subprocess.Popen([sys.executable, "-m", "gan_keras", *TRAIN_ARGS, "--epochs", "30", "--out", str(out)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
     while _finished_epochs(out / "backup") < 1:
         assert process.poll() is None and time.monotonic() < deadline
