@@ -45,9 +45,9 @@ NUM_CLASSES = 10  # both datasets have ten classes
 # WGAN-GP's recipe (Gulrajani et al., 2017): five critic updates per
 # generator update and Adam with beta_2 = 0.9.
 WGAN_GP_D_STEPS = 5
+BACKUP = "backup"  # the folder an interrupted run resumes from
 # Everything `train` writes; only these are ever replaced by --overwrite.
-OUTPUT_NAMES = ("samples", "training.gif", "generator.keras", "history.json", "losses.png", "logs", "backup")
-BACKUP = "backup"
+OUTPUT_NAMES = ("samples", "training.gif", "generator.keras", "history.json", "losses.png", "logs", BACKUP)
 # Settings that may differ when an interrupted run is resumed: a student may
 # resume with a longer or shorter budget.
 RESUMABLE_CHANGES = ("epochs", "max_seconds")
