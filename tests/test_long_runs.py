@@ -317,3 +317,21 @@ def test_resume_survives_a_kill_while_the_weights_were_being_written(tmp_path):
     assert record["resumed_after_epochs"] == [1] and result.epochs_run == 4
     assert all(len(values) == 4 for values in record["history"].values())
     assert sorted(path.name for path in (out / "samples").glob("*.png")) == [f"epoch_{e:03d}.png" for e in range(1, 5)]
+
+
+def test_time_budget_counts_the_time_before_an_interruption(tmp_path):
+    from gan_keras.callbacks import TimeBudget, TrainingBackup
+    from gan_keras.training import _callbacks
+
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    (backup / "training_metadata.json").write_text(json.dumps({"epoch": 2, "batch": 0}))
+    progress = {"settings": {}, "history": {"d_loss": [1.0, 0.9]}, "epoch_seconds": [40.0, 100.0], "resumed_at": []}
+    (backup / "progress.json").write_text(json.dumps(progress))
+    config = TrainConfig(max_seconds=150.0, evaluate_every=0)
+
+    callbacks = _callbacks(config, tmp_path, TrainingBackup(backup, settings={}), None)
+
+    budgets = [callback for callback in callbacks if isinstance(callback, TimeBudget)]
+    assert [budget.max_seconds for budget in budgets] == [50.0]
+    assert isinstance(callbacks[-1], TrainingBackup)  # last: an epoch counts once its outputs exist
