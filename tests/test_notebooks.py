@@ -57,6 +57,14 @@ def test_notebook_has_intro_setup_and_parameters(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_code_cell_follows_markdown_saying_why(path):
+    cells = json.loads(path.read_text())["cells"]
+    kinds = [cell["cell_type"] for cell in cells]
+    back_to_back = [index for index in range(1, len(kinds)) if kinds[index] == kinds[index - 1] == "code"]
+    assert not back_to_back, f"{path.name}: code cells {back_to_back} follow another code cell"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_does_not_redefine_library_code(path):
     library = _library_names()
     for cell in _cells(path, "code"):
