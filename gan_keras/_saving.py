@@ -27,17 +27,14 @@ class RandomStateMixin:
             store[f"{PREFIX}{index}"] = variable
 
     def load_own_variables(self, store) -> None:
+        variables = self.random_state_variables()
         own = {}
         for key in store.keys():
-            if key.startswith(PREFIX):
-                self._restore_random_state(int(key[len(PREFIX):]), store[key])
-            else:
+            if not key.startswith(PREFIX):
                 own[key] = store[key]
+            # A file from a differently built model: leave the extra seeds
+            # alone rather than guess; Keras reports any weight mismatch itself.
+            elif int(key[len(PREFIX):]) < len(variables):
+                value = store[key]
+                variables[int(key[len(PREFIX):])].assign(value[()] if hasattr(value, "shape") else value)
         super().load_own_variables(own)
-
-    def _restore_random_state(self, index: int, value) -> None:
-        variables = self.random_state_variables()
-        # A file from a differently built model: leave the seeds as they are
-        # rather than guess; Keras reports any weight mismatch itself.
-        if index < len(variables):
-            variables[index].assign(value[()] if hasattr(value, "shape") else value)

@@ -235,6 +235,17 @@ def check_training_data(data, example_shape: tuple, bounded: bool = True, name: 
             )
 
 
+def checked_fit_arguments(x, example_shape: tuple, fit_kwargs: dict, bounded: bool = True) -> dict:
+    """`check_training_data` on what `fit` is about to get, and its keyword
+    arguments with ``shuffle=False`` by default for a dataset: a dataset
+    shuffles itself (`make_dataset` does), and Keras ignores `shuffle` for
+    one but warns on every call unless it is False."""
+    check_training_data(x, example_shape, bounded=bounded)
+    if is_tf_dataset(x):
+        fit_kwargs = {"shuffle": False, **fit_kwargs}
+    return fit_kwargs
+
+
 def is_tf_dataset(data) -> bool:
     """Whether `data` is a `tf.data.Dataset` (without importing TensorFlow)."""
     tf = sys.modules.get("tensorflow")

@@ -23,6 +23,8 @@ from typing import Callable
 
 import keras
 
+from gan_keras._validation import check_choice
+
 STRATEGIES = ("none", "mirrored")
 
 
@@ -79,8 +81,6 @@ def get_strategy(name: str = "none"):
     Returns:
         A `tf.distribute.Strategy`; build and compile models inside its `scope()`.
     """
-    from gan_keras._validation import check_choice
-
     check_choice("strategy", name, STRATEGIES)
     import tensorflow as tf
 

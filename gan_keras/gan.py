@@ -27,7 +27,7 @@ from keras import ops
 
 from gan_keras._saving import RandomStateMixin
 from gan_keras._validation import check_non_negative_float, check_positive_int
-from gan_keras.data import is_tf_dataset, check_training_data
+from gan_keras.data import checked_fit_arguments
 from gan_keras.distribute import replica_random
 from gan_keras.losses import LOSSES, GANLoss, get_loss, global_batch_mean, gradient_penalty
 from gan_keras.mixed_precision import apply_scaled_gradients, uses_float16, with_loss_scaling
@@ -174,11 +174,8 @@ class GAN(RandomStateMixin, keras.Model):
         """`keras.Model.fit`, after checking that `x` holds images the
         generator could have made (shape, dtype and, for a tanh generator,
         the [-1, 1] range): a clear error now instead of a graph error later."""
-        check_training_data(x, self.generator.outputs[0].shape[1:], bounded=_ends_in_tanh(self.generator))
-        if is_tf_dataset(x):
-            # A dataset shuffles itself (make_dataset does); Keras ignores
-            # `shuffle` for one and warns on every call unless it is False.
-            kwargs.setdefault("shuffle", False)
+        kwargs = checked_fit_arguments(x, self.generator.outputs[0].shape[1:], kwargs,
+                                       bounded=_ends_in_tanh(self.generator))
         return super().fit(x, y, *args, **kwargs)
 
     def call(self, inputs, training: bool = False):
@@ -403,25 +400,30 @@ def generate_images(
         inputs = [noise, _labels_for(n, labels, _num_classes(generator))]
     elif labels is not None:
         raise ValueError("`labels` were given but the generator is not conditional (built without num_classes)")
-    return _call_in_batches(generator, inputs, batch_size)
+    return call_in_batches(generator, inputs, batch_size)
 
 
-def _call_in_batches(model: keras.Model, inputs, batch_size: int) -> np.ndarray:
+def call_in_batches(model: keras.Model, inputs, batch_size: int = 256):
     """Run `model` on `inputs` (an array or a list of arrays) batch by batch.
 
     Called directly rather than through `predict`: `predict` traces a new
     graph for every model it meets, and a notebook that builds many models
     would fill with TensorFlow's "excessive retracing" warnings.
+
+    Returns:
+        A float32 NumPy array, or a list of them for a model with several outputs.
     """
     # Keras refuses a mix of tensors and NumPy arrays in one call.
     parts = [keras.ops.convert_to_tensor(part) for part in (inputs if isinstance(inputs, (list, tuple)) else [inputs])]
     total = int(parts[0].shape[0])
-    outputs = []
+    batches = []
     for start in range(0, total, batch_size):
         batch = [part[start:start + batch_size] for part in parts]
         result = model(batch if len(batch) > 1 else batch[0], training=False)
-        outputs.append(keras.ops.convert_to_numpy(result).astype(np.float32))
-    return np.concatenate(outputs, axis=0)
+        results = result if isinstance(result, (list, tuple)) else [result]
+        batches.append([keras.ops.convert_to_numpy(output).astype(np.float32) for output in results])
+    outputs = [np.concatenate(pieces, axis=0) for pieces in zip(*batches)]
+    return outputs if len(outputs) > 1 else outputs[0]
 
 
 def _labels_for(n: int, labels, num_classes: int) -> np.ndarray:

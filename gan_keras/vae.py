@@ -28,7 +28,7 @@ from keras import layers, ops
 from gan_keras._saving import RandomStateMixin
 from gan_keras._validation import check_non_negative_float, check_positive_int
 from gan_keras.builders import _check_image_shape, _dcgan_plan
-from gan_keras.data import is_tf_dataset, check_training_data
+from gan_keras.data import checked_fit_arguments
 from gan_keras.losses import global_batch_mean
 from gan_keras.mixed_precision import apply_scaled_gradients, uses_float16, with_loss_scaling
 
@@ -143,11 +143,7 @@ class VAE(RandomStateMixin, keras.Model):
     def fit(self, x=None, y=None, *args, **kwargs):
         """`keras.Model.fit`, after checking that `x` holds images of the
         decoder's shape, scaled to [-1, 1]."""
-        check_training_data(x, self.decoder.outputs[0].shape[1:])
-        if is_tf_dataset(x):
-            # A dataset shuffles itself (make_dataset does); Keras ignores
-            # `shuffle` for one and warns on every call unless it is False.
-            kwargs.setdefault("shuffle", False)
+        kwargs = checked_fit_arguments(x, self.decoder.outputs[0].shape[1:], kwargs)
         return super().fit(x, y, *args, **kwargs)
 
     def call(self, images, training: bool = False):

@@ -22,6 +22,8 @@ import keras
 import numpy as np
 from keras import layers
 
+from gan_keras.gan import call_in_batches
+
 EVALUATOR_FILE = "models/mnist_evaluator.keras"
 EVALUATOR_CARD = "models/mnist_evaluator.json"
 FEATURES_LAYER = "features"
@@ -57,13 +59,7 @@ class Evaluator:
     def features_and_probabilities(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return (features [n, 128], class probabilities [n, 10]) for images in [-1, 1]."""
         images = _check_digit_images(images)
-        features, logits = [], []
-        # Direct calls, not `predict`: no new graph traced per evaluation.
-        for start in range(0, len(images), self.batch_size):
-            batch_features, batch_logits = self._both(images[start:start + self.batch_size], training=False)
-            features.append(keras.ops.convert_to_numpy(batch_features))
-            logits.append(keras.ops.convert_to_numpy(batch_logits))
-        features, logits = np.concatenate(features), np.concatenate(logits)
+        features, logits = call_in_batches(self._both, images, self.batch_size)
         probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))
         return features.astype(np.float64), probabilities.astype(np.float64)
 
