@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: setup
-	$(BIN)/python -m gan_keras train --dataset mnist --max-seconds $(DEMO_SECONDS) --epochs 1000 --sample-every 5 \
+	$(BIN)/python -m gan_keras train --dataset mnist --source bundled --max-seconds $(DEMO_SECONDS) --epochs 1000 --sample-every 5 \
 		--out runs/demo-$$(date +%Y%m%d-%H%M%S)
 
 test: setup

@@ -20,6 +20,15 @@ from gan_keras.gan import _labels_for, _num_classes
 from gan_keras.plotting import save_image_grid
 
 
+def non_finite_losses(logs: dict | None) -> dict:
+    """The losses in an epoch's `logs` that are NaN or infinite (empty if none).
+
+    An epoch with such a loss diverged: `DivergenceGuard` rolls its weights
+    back, and the other callbacks do not record it as a finished epoch.
+    """
+    return {key: value for key, value in (logs or {}).items() if key.endswith("loss") and not np.isfinite(value)}
+
+
 class TrainingGIF(keras.callbacks.Callback):
     """Save a grid of samples every `every` epochs and a GIF of them at the end.
 
@@ -80,6 +89,9 @@ class TrainingGIF(keras.callbacks.Callback):
             self._writer = tf.summary.create_file_writer(str(Path(self.tensorboard_dir) / "samples"))
 
     def on_epoch_end(self, epoch, logs=None):
+        if non_finite_losses(logs):
+            # A diverged epoch is rolled back: no frame may carry its number.
+            return
         self._epochs_seen = epoch + 1
         if (epoch + 1) % self.every == 0:
             self.save_grid(epoch + 1)
@@ -200,7 +212,7 @@ class DivergenceGuard(keras.callbacks.Callback):
             self._good_weights = self.model.get_weights()
 
     def on_epoch_end(self, epoch, logs=None):
-        bad = {key: value for key, value in (logs or {}).items() if key.endswith("loss") and not np.isfinite(value)}
+        bad = non_finite_losses(logs)
         if not bad:
             self._good_weights = self.model.get_weights()
             return
@@ -236,7 +248,9 @@ class TrainingBackup(keras.callbacks.BackupAndRestore):
 
     Attributes:
         start_epoch: epochs already finished by an interrupted run (0 for a new run).
-        history: per-epoch logs of every finished epoch, earlier runs included.
+        history: the logs of every finished epoch, earlier runs included, as
+            Keras' `History` has them: one list per key (a key logged only on
+            some epochs, like the evaluator's figures, has only those entries).
         seconds_before: training seconds spent by the interrupted run(s).
     """
 
@@ -252,13 +266,21 @@ class TrainingBackup(keras.callbacks.BackupAndRestore):
         self.start_epoch = self._finished_epochs()
         # The progress file may be one epoch ahead of Keras' weights (written
         # just before them): keep only epochs whose weights were saved.
-        self.history = {key: values[: self.start_epoch] for key, values in progress.get("history", {}).items()}
+        self.epoch_logs: list[dict] = progress.get("epoch_logs", [])[: self.start_epoch]
         epoch_seconds = progress.get("epoch_seconds", [])[: self.start_epoch]
         self.seconds_before = epoch_seconds[-1] if epoch_seconds else 0.0
         self._epoch_seconds = epoch_seconds
         self.resumed_at = progress.get("resumed_at", []) + ([self.start_epoch] if self.start_epoch else [])
         self._start = None
         self._write_progress()
+
+    @property
+    def history(self) -> dict[str, list[float]]:
+        history: dict[str, list[float]] = {}
+        for logs in self.epoch_logs:
+            for key, value in logs.items():
+                history.setdefault(key, []).append(value)
+        return history
 
     @property
     def seconds(self) -> float:
@@ -270,8 +292,11 @@ class TrainingBackup(keras.callbacks.BackupAndRestore):
         super().on_train_begin(logs)
 
     def on_epoch_end(self, epoch, logs=None):
-        for key, value in (logs or {}).items():
-            self.history.setdefault(key, []).append(float(value))
+        if non_finite_losses(logs):
+            # A diverged epoch is rolled back (`DivergenceGuard`): it is
+            # neither history nor a state to resume from.
+            return
+        self.epoch_logs.append({key: float(value) for key, value in (logs or {}).items()})
         self._epoch_seconds.append(round(self.seconds, 3))
         # History first, weights second: a kill in between leaves the history
         # one epoch ahead, which the next start trims.
@@ -299,7 +324,7 @@ class TrainingBackup(keras.callbacks.BackupAndRestore):
         self.progress_path.parent.mkdir(parents=True, exist_ok=True)
         record = {
             "settings": self.settings,
-            "history": self.history,
+            "epoch_logs": self.epoch_logs,
             "epoch_seconds": self._epoch_seconds,
             "resumed_at": self.resumed_at,
         }

@@ -51,14 +51,23 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return value
+def _float_at_least(minimum: float, inclusive: bool):
+    """An argparse type for a number >= `minimum` (or > it, with ``inclusive=False``)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not (value >= minimum if inclusive else value > minimum):
+            raise argparse.ArgumentTypeError(f"expected a number {'>=' if inclusive else '>'} {minimum:g}, got {text}")
+        return value
+
+    return parse
+
+
+_positive_float = _float_at_least(0, inclusive=False)
+_non_negative_float = _float_at_least(0, inclusive=True)
 
 
 def _labels(text: str) -> list[int]:
@@ -85,12 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--model", choices=MODEL_CHOICES)
     train.add_argument("--loss", choices=LOSS_CHOICES)
     train.add_argument("--epochs", type=_positive_int, default=None)
-    train.add_argument("--max-seconds", type=_positive_float, default=None,
-                       help="stop after the epoch in which this many seconds have passed")
+    train.add_argument("--max-seconds", type=_non_negative_float, default=None,
+                       help="stop after the epoch in which this many seconds have passed (0: after one epoch)")
     train.add_argument("--batch-size", type=_positive_int, default=None)
     train.add_argument("--latent-dim", type=_positive_int, default=None)
     train.add_argument("--base-filters", type=_positive_int, default=None, help="DCGAN width")
-    train.add_argument("--learning-rate", type=_positive_float, default=None)
+    train.add_argument("--learning-rate", type=_positive_float, default=None,
+                       help="Adam learning rate (default 2e-4 for GANs, 1e-3 for the VAE)")
+    train.add_argument("--label-smoothing", type=_non_negative_float, default=None,
+                       help="one-sided label smoothing of D's real target, e.g. 0.1 (at most 0.5)")
     train.add_argument("--max-images", type=_positive_int, default=None, help="train on the first N images only")
     train.add_argument("--sample-every", type=_positive_int, default=None)
     train.add_argument("--d-steps", type=_positive_int, default=None, help="D updates per G update (wgan_gp: 5)")
@@ -157,7 +169,7 @@ def run_train(args: argparse.Namespace) -> None:
     settings = {
         name: getattr(args, name)
         for name in ("dataset", "source", "data_dir", "model", "loss", "epochs", "max_seconds", "batch_size",
-                     "latent_dim", "base_filters", "learning_rate", "max_images", "sample_every", "seed",
+                     "latent_dim", "base_filters", "learning_rate", "label_smoothing", "max_images", "sample_every", "seed",
                      "d_steps", "evaluate_every", "tensorboard", "mixed_precision", "strategy")
         if getattr(args, name) is not None
     }
@@ -165,9 +177,9 @@ def run_train(args: argparse.Namespace) -> None:
     config = TrainConfig(**settings)
     result = train(config, args.out, overwrite=args.overwrite)
     print(
-        f"trained {result.epochs_run} epoch(s) in {result.seconds:.0f} s "
-        f"({result.images_per_second:.0f} images/s); outputs in {result.out_dir}: "
-        "samples/, training.gif, generator.keras, history.json, losses.png"
+        f"trained {result.epochs_run} epoch(s) in {result.seconds:.0f} s, of which {result.training_seconds:.0f} s "
+        f"in training steps ({result.images_per_second:.0f} images/s; the rest drew grids, evaluated and saved); "
+        f"outputs in {result.out_dir}: samples/, training.gif, generator.keras, history.json, losses.png"
     )
     if result.evaluation:
         samples, floor = result.evaluation["samples"], result.evaluation["real_floor"]

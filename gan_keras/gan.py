@@ -98,6 +98,7 @@ class GAN(RandomStateMixin, keras.Model):
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        # Share of real (fake) images D calls real (fake); see `_record`.
         self.real_accuracy_tracker = keras.metrics.Mean(name="d_real_accuracy")
         self.fake_accuracy_tracker = keras.metrics.Mean(name="d_fake_accuracy")
         # Both sub-models are already built functional models.
@@ -106,12 +107,17 @@ class GAN(RandomStateMixin, keras.Model):
     @property
     def metrics(self):
         # Listed here so that Keras resets them at the start of every epoch.
-        return [
-            self.d_loss_tracker,
-            self.g_loss_tracker,
-            self.real_accuracy_tracker,
-            self.fake_accuracy_tracker,
-        ]
+        losses = [self.d_loss_tracker, self.g_loss_tracker]
+        if not self._reports_accuracy:
+            return losses
+        return losses + [self.real_accuracy_tracker, self.fake_accuracy_tracker]
+
+    @property
+    def _reports_accuracy(self) -> bool:
+        # A Wasserstein critic's score has no "real" side, so D's accuracy
+        # would be a meaningless number there: it is not reported.
+        loss = getattr(self, "gan_loss", None)
+        return loss is None or loss.decision_boundary is not None
 
     def compile(
         self,
@@ -276,8 +282,12 @@ class GAN(RandomStateMixin, keras.Model):
     def _record(self, d_loss, g_loss, real_logits, fake_logits) -> dict:
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
-        self.real_accuracy_tracker.update_state(ops.mean(ops.cast(real_logits > 0, "float32")))
-        self.fake_accuracy_tracker.update_state(ops.mean(ops.cast(fake_logits < 0, "float32")))
+        if self._reports_accuracy:
+            # D calls an image real above the loss's own boundary (0.5 for
+            # LSGAN, whose targets are 0 and 1; logit 0 for the others).
+            boundary = self.gan_loss.decision_boundary
+            self.real_accuracy_tracker.update_state(ops.mean(ops.cast(real_logits > boundary, "float32")))
+            self.fake_accuracy_tracker.update_state(ops.mean(ops.cast(fake_logits <= boundary, "float32")))
         return {metric.name: metric.result() for metric in self.metrics}
 
     def _unpack(self, data):

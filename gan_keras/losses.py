@@ -168,20 +168,27 @@ class GANLoss:
         discriminator: ``f(real_logits, fake_logits, label_smoothing) -> [batch]``.
         generator: ``f(fake_logits) -> [batch]``.
         gradient_penalty: whether D's loss adds `gradient_penalty` (WGAN-GP).
+        decision_boundary: the output above which D calls an image real
+            (logit 0, i.e. probability 0.5, for the cross-entropy and hinge
+            losses; 0.5 halfway between LSGAN's targets 0 and 1), or ``None``
+            where D's output is a score with no "real" side: a Wasserstein
+            critic, for which `GAN` then reports no accuracy.
     """
 
     name: str
     discriminator: Callable
     generator: Callable
     gradient_penalty: bool = False
+    decision_boundary: float | None = 0.0
 
 
 LOSSES = {
     "minimax": GANLoss("minimax", minimax_discriminator_loss, minimax_generator_loss),
     "non_saturating": GANLoss("non_saturating", minimax_discriminator_loss, non_saturating_generator_loss),
-    "lsgan": GANLoss("lsgan", least_squares_discriminator_loss, least_squares_generator_loss),
+    "lsgan": GANLoss("lsgan", least_squares_discriminator_loss, least_squares_generator_loss, decision_boundary=0.5),
     "hinge": GANLoss("hinge", hinge_discriminator_loss, hinge_generator_loss),
-    "wgan_gp": GANLoss("wgan_gp", wasserstein_critic_loss, wasserstein_generator_loss, gradient_penalty=True),
+    "wgan_gp": GANLoss("wgan_gp", wasserstein_critic_loss, wasserstein_generator_loss, gradient_penalty=True,
+                       decision_boundary=None),
 }
 
 

@@ -31,7 +31,6 @@ class NotebookFigure(Figure):
         return buffer.getvalue()
 
 
-
 def image_grid(images: np.ndarray, ncols: int | None = None, padding: int = 2) -> np.ndarray:
     """Tile images in [-1, 1] into one uint8 picture.
 
@@ -95,7 +94,8 @@ def plot_history(history: Mapping[str, Sequence[float]], path: str | os.PathLike
 
     Args:
         history: ``keras.callbacks.History.history`` or the ``history`` entry
-            of ``history.json`` (a GAN's or a VAE's).
+            of ``history.json`` (a GAN's or a VAE's). Evaluator figures are
+            drawn as points at the epochs in ``eval_epoch``.
         path: if given, the figure is saved there.
 
     Returns:
@@ -112,7 +112,12 @@ def plot_history(history: Mapping[str, Sequence[float]], path: str | os.PathLike
     axes_list = figure.subplots(1, max(len(panels), 1), squeeze=False)[0]
     for axes, (title, ylabel, keys) in zip(axes_list, panels):
         for key in keys:
-            axes.plot(range(1, len(history[key]) + 1), history[key], label=key)
+            if key.startswith("eval_"):
+                # Evaluated epochs only: points where a measurement was made.
+                epochs = history.get("eval_epoch", range(1, len(history[key]) + 1))
+                axes.plot(epochs, history[key], "o-", markersize=4, label=key)
+            else:
+                axes.plot(range(1, len(history[key]) + 1), history[key], label=key)
         if ylabel == "accuracy":
             axes.axhline(0.5, color="gray", linestyle=":", linewidth=1)
             axes.set_ylim(0, 1.02)

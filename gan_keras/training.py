@@ -45,6 +45,8 @@ NUM_CLASSES = 10  # both datasets have ten classes
 # WGAN-GP's recipe (Gulrajani et al., 2017): five critic updates per
 # generator update and Adam with beta_2 = 0.9.
 WGAN_GP_D_STEPS = 5
+GAN_LEARNING_RATE = 2e-4  # Radford et al. (2015), with beta_1 = 0.5
+VAE_LEARNING_RATE = 1e-3  # VAE.compile's default Adam
 BACKUP = "backup"  # the folder an interrupted run resumes from
 # Everything `train` writes; only these are ever replaced by --overwrite.
 OUTPUT_NAMES = ("samples", "training.gif", "generator.keras", "history.json", "losses.png", "logs", BACKUP)
@@ -69,7 +71,9 @@ class TrainConfig:
         batch_size: images per step.
         latent_dim: size of the noise vector (default 100 for GANs, 16 for the VAE).
         base_filters: ``dcgan`` width (see `build_generator`); ignored by ``mlp``.
-        learning_rate: Adam learning rate of both networks (beta_1 = 0.5).
+        learning_rate: Adam learning rate; default 2e-4 for both networks of a
+            GAN (with beta_1 = 0.5) and 1e-3 for the VAE (Keras' default
+            betas, the `VAE.compile` default).
         label_smoothing: one-sided label smoothing of D's real target.
         seed: one seed for weights, data order and noise.
         max_images: use only the first this many training images.
@@ -96,7 +100,7 @@ class TrainConfig:
     batch_size: int = 64
     latent_dim: int | None = None
     base_filters: int = 32
-    learning_rate: float = 2e-4
+    learning_rate: float | None = None
     label_smoothing: float = 0.0
     seed: int = 0
     max_images: int | None = None
@@ -128,7 +132,7 @@ class TrainConfig:
             check_positive_int("d_steps", self.d_steps)
         check_positive_int("evaluate_every", self.evaluate_every, minimum=0)
         check_positive_int("base_filters", self.base_filters)
-        if check_non_negative_float("learning_rate", self.learning_rate) == 0:
+        if self.learning_rate is not None and check_non_negative_float("learning_rate", self.learning_rate) == 0:
             raise ValueError("`learning_rate` must be > 0, got 0")
         check_non_negative_float("label_smoothing", self.label_smoothing, maximum=0.5)
         check_positive_int("seed", self.seed, minimum=0)
@@ -142,6 +146,12 @@ class TrainConfig:
         return self.latent_dim if self.latent_dim is not None else (16 if self.model == "vae" else 100)
 
     @property
+    def resolved_learning_rate(self) -> float:
+        if self.learning_rate is not None:
+            return self.learning_rate
+        return VAE_LEARNING_RATE if self.model == "vae" else GAN_LEARNING_RATE
+
+    @property
     def resolved_d_steps(self) -> int:
         return self.d_steps if self.d_steps is not None else (WGAN_GP_D_STEPS if self.loss == "wgan_gp" else 1)
 
@@ -151,14 +161,24 @@ class TrainConfig:
         return self.dataset == "mnist" and self.evaluate_every > 0
 
 
-@dataclass
 class TrainingDiverged(RuntimeError):
-    """A loss became NaN/infinite; the outputs hold the last good generator."""
+    """A loss became NaN/infinite; the outputs hold the last good generator.
+
+    Its message names the epoch and the loss (from `DivergenceGuard`).
+    """
 
 
 @dataclass
 class TrainResult:
-    """What a run produced: the model, its history and where the files are."""
+    """What a run produced: the model, its history and where the files are.
+
+
+    Attributes:
+        seconds: wall time of the run, sample grids, evaluations and
+            backups included (and the time before an interruption).
+        training_seconds: the part of it spent in training steps.
+        images_per_second: training images per *training* second.
+    """
 
     model: GAN | VAE
     history: dict
@@ -168,6 +188,7 @@ class TrainResult:
     images_per_second: float
     evaluation: dict | None = None
     images_per_epoch: int = 0
+    training_seconds: float = 0.0
 
     @property
     def best_images_per_second(self) -> float:
@@ -229,7 +250,7 @@ def build_gan(config: TrainConfig, image_shape=(28, 28, 1)) -> GAN | VAE:
             build_decoder(latent_dim, image_shape, config.base_filters),
             seed=config.seed,
         )
-        vae.compile(keras.optimizers.Adam(config.learning_rate))
+        vae.compile(keras.optimizers.Adam(config.resolved_learning_rate))
         return vae
     kind = "mlp" if config.model == "mlp" else "dcgan"
     num_classes = NUM_CLASSES if config.model == "cgan" else None
@@ -238,8 +259,8 @@ def build_gan(config: TrainConfig, image_shape=(28, 28, 1)) -> GAN | VAE:
     gan = GAN(generator, discriminator, seed=config.seed)
     beta_2 = 0.9 if config.loss == "wgan_gp" else 0.999
     gan.compile(
-        g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=0.5, beta_2=beta_2),
-        d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=0.5, beta_2=beta_2),
+        g_optimizer=keras.optimizers.Adam(config.resolved_learning_rate, beta_1=0.5, beta_2=beta_2),
+        d_optimizer=keras.optimizers.Adam(config.resolved_learning_rate, beta_1=0.5, beta_2=beta_2),
         loss=config.loss,
         label_smoothing=config.label_smoothing,
         d_steps=config.resolved_d_steps,
@@ -297,11 +318,15 @@ def train(
     model.fit(dataset, epochs=config.epochs, callbacks=callbacks, verbose=verbose, shuffle=False)
     guard = callbacks[0]
 
-    history = backup.history  # every epoch, including those before an interruption
+    # Every finished epoch, including those before an interruption; a
+    # diverged epoch was rolled back and is not among them.
+    history = backup.history
     seconds = backup.seconds
-    epochs_run = len(next(iter(history.values()), []))
-    steps_per_epoch = len(images) // config.batch_size
-    images_per_second = epochs_run * steps_per_epoch * config.batch_size / max(seconds, 1e-9)
+    epochs_run = len(backup.epoch_logs)
+    images_per_epoch = (len(images) // config.batch_size) * config.batch_size
+    # Speed counts the training steps only (EpochTimer), not grids and evaluations.
+    training_seconds = sum(history.get("epoch_seconds", []))
+    images_per_second = epochs_run * images_per_epoch / max(training_seconds, 1e-9)
 
     model.generator.save(out / "generator.keras")
     plot_history(history, out / "losses.png")
@@ -312,6 +337,7 @@ def train(
         "epochs_run": epochs_run,
         "resumed_after_epochs": backup.resumed_at,
         "seconds": round(seconds, 2),
+        "training_seconds": round(training_seconds, 2),
         "images_per_second": round(images_per_second, 1),
         "training_images": len(images),
         "evaluation": evaluation,
@@ -322,7 +348,7 @@ def train(
     if guard.message:
         raise TrainingDiverged(f"{guard.message}; the outputs in {out} hold that generator")
     return TrainResult(model, history, out, epochs_run, seconds, images_per_second, evaluation,
-                       images_per_epoch=steps_per_epoch * config.batch_size)
+                       images_per_epoch=images_per_epoch, training_seconds=training_seconds)
 
 
 def _callbacks(

@@ -124,6 +124,8 @@ def finished_run(tmp_path):
         (["train", "--out", "{out}", "--overwrite", "--learning-rate", "0"], "--learning-rate: expected a number > 0, got 0"),
         (["train", "--out", "{out}", "--overwrite", "--seed", "-1"], "--seed: expected a whole number >= 0, got -1"),
         (["train", "--out", "{out}", "--overwrite", "--max-seconds", "soon"], "--max-seconds: expected a number, got 'soon'"),
+        (["train", "--out", "{out}", "--overwrite", "--max-seconds", "-1"], "--max-seconds: expected a number >= 0, got -1"),
+        (["train", "--out", "{out}", "--overwrite", "--label-smoothing", "0.7"], "`label_smoothing` must be >= 0 and <= 0.5, got 0.7"),
         (["train", "--out", "{out}", "--overwrite", "--strategy", "tpu"], "--strategy: invalid choice: 'tpu'"),
         (["train", "--out", "{out}", "--overwrite", "--sample-every", "0"], "--sample-every: expected a whole number >= 1"),
         (["train", "--out", "{out}/new", "--source", "idx", "--data-dir", "{out}/nowhere"], "`data_dir`: no file {out}/nowhere/train-images-idx3-ubyte.gz"),
@@ -135,7 +137,7 @@ def finished_run(tmp_path):
         (["sample", "--generator", "{out}/generator.keras", "--out", "{out}/new.png", "--labels", "one"], "--labels: expected comma-separated"),
         (["evaluate", "--generator", "{out}/generator.keras", "--n", "5000"], "`n` must be at most 2500"),
     ],
-    ids=["clobber", "learning-rate", "seed", "max-seconds", "strategy", "sample-every", "data-dir",
+    ids=["clobber", "learning-rate", "seed", "max-seconds", "negative-max-seconds", "label-smoothing", "strategy", "sample-every", "data-dir",
          "sample-exists", "corrupt-generator", "missing-generator", "not-keras", "n", "labels", "evaluate-n"],
 )
 def test_cli_rejects_bad_calls_and_leaves_earlier_outputs_alone(finished_run, args, message):

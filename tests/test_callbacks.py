@@ -34,14 +34,18 @@ def test_training_gif_has_one_frame_per_saved_grid(tmp_path, mnist_sample, epoch
 
 def test_training_gif_uses_the_same_latent_vectors_every_time(tmp_path):
     gan = _mlp_gan()
-    callback = TrainingGIF(tmp_path / "samples", num_images=4, seed=5)
-    callback.set_model(gan)
-    callback.on_train_begin()
-    first = callback.save_grid(1).read_bytes()
-    second = callback.save_grid(2)
-    # Same generator, same fixed noise: identical pictures but for the title.
-    assert iio.imread(second).shape == iio.imread(tmp_path / "samples" / "epoch_001.png").shape
-    assert len(first) > 0
+
+    def grid_pixels(seed, epoch, folder):
+        callback = TrainingGIF(tmp_path / folder, num_images=4, seed=seed)
+        callback.set_model(gan)
+        callback.on_train_begin()
+        picture = iio.imread(callback.save_grid(epoch))
+        return picture[picture.shape[0] // 10:]  # below the title ("epoch N")
+
+    # Same weights, same seed, another epoch and another callback: the very same images.
+    first = grid_pixels(seed=5, epoch=1, folder="a")
+    np.testing.assert_array_equal(first, grid_pixels(seed=5, epoch=2, folder="b"))
+    assert not np.array_equal(first, grid_pixels(seed=6, epoch=1, folder="c"))
 
 
 def test_conditional_grid_has_one_column_per_class(tmp_path):
@@ -70,6 +74,14 @@ def test_image_grid_tiles_images_in_place():
     assert grid[0:2, 0:3].max() == 0
     with pytest.raises(ValueError, match="`images` must be"):
         image_grid(np.zeros((2, 4, 4, 2)))
+
+
+def test_plot_history_draws_evaluations_at_their_epochs():
+    history = {"d_loss": [1.0, 0.9, 0.8, 0.7], "eval_epoch": [1, 2, 4], "eval_fid": [300.0, 200.0, 100.0]}
+    figure = plot_history(history)
+    fid_line = figure.axes[-1].lines[0]
+    assert list(fid_line.get_xdata()) == [1, 2, 4] and list(fid_line.get_ydata()) == [300.0, 200.0, 100.0]
+    assert fid_line.get_marker() == "o"
 
 
 def test_plot_history_writes_a_png(tmp_path):

@@ -68,11 +68,16 @@ def test_max_seconds_stops_early_and_still_writes_everything(tmp_path):
     out = tmp_path / "budget"
     result = run_cli(
         "train", "--source", "bundled", "--model", "mlp", "--max-images", "128", "--batch-size", "64",
-        "--epochs", "500", "--max-seconds", "0.001", "--out", str(out),
+        "--epochs", "500", "--max-seconds", "0", "--label-smoothing", "0.1", "--out", str(out),
     )
     assert result.returncode == 0, result.stderr[-2000:]
     record = json.loads((out / "history.json").read_text())
+    # A budget of 0 means what TrainConfig(max_seconds=0) means: stop after the first epoch.
     assert record["epochs_run"] == 1
+    assert record["config"]["max_seconds"] == 0 and record["config"]["label_smoothing"] == 0.1
+    # Speed counts training steps only, not the grid, evaluation and saving around them.
+    assert record["training_seconds"] == pytest.approx(sum(record["history"]["epoch_seconds"]), abs=0.01)
+    assert record["training_seconds"] < record["seconds"]
     assert iio.imread(out / "training.gif", index=None).shape[0] == 1
 
 
@@ -123,7 +128,8 @@ def test_evaluate_prints_a_table_and_json(trained_run):
 def test_history_records_the_evaluation(trained_run):
     out, result = trained_run
     record = json.loads((out / "history.json").read_text())
-    assert len(record["history"]["eval_fid"]) == 2
+    assert record["history"]["eval_epoch"] == [1]  # evaluated after the first epoch; every 5 after that
+    assert len(record["history"]["eval_fid"]) == 1
     assert record["evaluation"]["n"] == 2000 and record["evaluation"]["real_floor"]["classes_covered"] == 10
     assert "classifier FID" in result.stdout
 

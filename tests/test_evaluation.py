@@ -170,18 +170,23 @@ def test_evaluator_rejects_wrong_images(evaluator):
         evaluator.features_and_probabilities(np.full((2, 28, 28, 1), 255.0))
 
 
-def test_evaluation_callback_records_figures_in_the_history(mnist_sample):
+def test_evaluation_callback_records_figures_only_for_evaluated_epochs(mnist_sample, evaluator):
     from gan_keras import GAN, build_discriminator, build_generator, make_dataset
+    from gan_keras.evaluation import evaluate_generator
 
     keras.utils.set_random_seed(0)
     gan = GAN(build_generator(8, kind="mlp", hidden_units=(16,)), build_discriminator(kind="mlp", hidden_units=(16,)))
     gan.compile()
     callback = EvaluationCallback(every=2, n=50)
-    history = gan.fit(make_dataset(mnist_sample[0][:64], batch_size=32), epochs=5, verbose=0, callbacks=[callback])
+    history = gan.fit(make_dataset(mnist_sample[0][:64], batch_size=32), epochs=4, verbose=0, callbacks=[callback])
     assert callback.evaluated_epochs == [1, 2, 4]
+    assert len(history.history["d_loss"]) == 4
+    # One entry per evaluation, each labelled with its epoch: no copied values.
+    assert history.history["eval_epoch"] == [1, 2, 4]
     for key in ("eval_fid", "eval_classes_covered", "eval_confident_fraction"):
-        assert len(history.history[key]) == 5
-    fid = history.history["eval_fid"]
-    assert fid[2] == fid[1] and fid[4] == fid[3]  # carried over between evaluations
-    assert all(value > 10 for value in fid)  # an untrained MLP is far from real digits
-    assert 0 <= min(history.history["eval_classes_covered"]) <= max(history.history["eval_classes_covered"]) <= 10
+        assert len(history.history[key]) == 3
+    assert all(value > 10 for value in history.history["eval_fid"])  # an untrained MLP is far from real digits
+    # The last entry is the evaluation of the final generator (epoch 4).
+    final = evaluate_generator(gan.generator, n=50, seed=0, cheap=True, evaluator=evaluator)["samples"]
+    assert history.history["eval_fid"][-1] == pytest.approx(final["fid"], rel=1e-5)
+    assert history.history["eval_classes_covered"][-1] == final["classes_covered"]

@@ -4,7 +4,6 @@ import pytest
 import tensorflow as tf
 
 from gan_keras import GAN, build_discriminator, build_generator, make_dataset
-from gan_keras.losses import global_batch_mean
 
 
 def _tiny_gan(seed=0, conditional=False, latent_dim=8):
@@ -45,10 +44,10 @@ def test_generator_step_changes_only_the_generator():
     assert not any(_changed(d_before, _snapshot(gan.discriminator)))
 
 
-def _fit_once(mnist_sample, run_eagerly, simultaneous=False):
+def _fit_once(mnist_sample, run_eagerly, simultaneous=False, num_images=64):
     gan = _tiny_gan(seed=3)
     gan.compile(run_eagerly=run_eagerly, simultaneous=simultaneous)
-    dataset = make_dataset(mnist_sample[0][:64], batch_size=32, seed=0, shuffle=False)
+    dataset = make_dataset(mnist_sample[0][:num_images], batch_size=32, seed=0, shuffle=False)
     history = gan.fit(dataset, epochs=1, verbose=0).history
     return gan, history
 
@@ -70,12 +69,17 @@ def test_train_step_gives_the_same_update_eagerly_and_compiled(mnist_sample, sim
 
 
 def test_update_rules_differ_only_in_what_scores_the_generator(mnist_sample):
-    # Same seed, same batch: D's update is identical under both rules; G's is
-    # not, because the alternating rule scores G with the already-updated D.
-    alternating, _ = _fit_once(mnist_sample, run_eagerly=False, simultaneous=False)
-    simultaneous, _ = _fit_once(mnist_sample, run_eagerly=False, simultaneous=True)
-    first_d = alternating.discriminator.trainable_weights[0].numpy()
-    assert not np.allclose(first_d, _tiny_gan(seed=3).discriminator.trainable_weights[0].numpy())
+    # One step, same seed, same batch: D's update is identical under both
+    # rules; G's is not, because the alternating rule scores G with the
+    # already-updated D. (After one step the two G's differ, so later D
+    # updates would differ too: hence a single batch of 32.)
+    alternating, _ = _fit_once(mnist_sample, run_eagerly=False, simultaneous=False, num_images=32)
+    simultaneous, _ = _fit_once(mnist_sample, run_eagerly=False, simultaneous=True, num_images=32)
+    untrained = _tiny_gan(seed=3)
+    d_alternating, d_simultaneous = _snapshot(alternating.discriminator), _snapshot(simultaneous.discriminator)
+    assert any(_changed(_snapshot(untrained.discriminator), d_alternating))  # D did move...
+    for a, b in zip(d_alternating, d_simultaneous):  # ...the same way under both rules
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     g_alternating = _snapshot(alternating.generator, True)
     g_simultaneous = _snapshot(simultaneous.generator, True)
     assert any(not np.allclose(a, b) for a, b in zip(g_alternating, g_simultaneous))
@@ -137,9 +141,22 @@ def test_constructor_and_compile_reject_mismatches():
         gan.compile(loss="l1")
 
 
-def test_loss_is_averaged_over_the_global_batch():
-    per_example = tf.constant([1.0, 2.0, 3.0, 6.0])
-    assert float(global_batch_mean(per_example)) == pytest.approx(3.0)
+def test_accuracy_follows_the_loss_decision_boundary():
+    real_logits, fake_logits = tf.constant([[0.3], [0.7]]), tf.constant([[0.2], [0.6]])
+    for loss, real_accuracy, fake_accuracy in (("non_saturating", 1.0, 0.0), ("lsgan", 0.5, 0.5)):
+        gan = _tiny_gan()
+        gan.compile(loss=loss)
+        logs = gan._record(tf.constant(1.0), tf.constant(1.0), real_logits, fake_logits)
+        # LSGAN's targets are 0 and 1, so D calls an image real above 0.5, not above 0.
+        assert float(logs["d_real_accuracy"]) == real_accuracy, loss
+        assert float(logs["d_fake_accuracy"]) == fake_accuracy, loss
+
+
+def test_a_wasserstein_critic_reports_no_accuracy(mnist_sample):
+    gan = _tiny_gan()
+    gan.compile(loss="wgan_gp", d_steps=2)
+    history = gan.fit(make_dataset(mnist_sample[0][:32], batch_size=32), epochs=1, verbose=0).history
+    assert set(history) == {"d_loss", "g_loss"}
 
 
 def test_mlp_gan_learns_a_one_dimensional_gaussian():
@@ -158,3 +175,21 @@ def test_mlp_gan_learns_a_one_dimensional_gaussian():
     assert abs(before.mean() - 2.0) > 1.0  # it did not start there
     assert samples.mean() == pytest.approx(2.0, abs=0.15)
     assert samples.std() == pytest.approx(0.5, abs=0.15)
+
+
+def test_conditional_wgan_gp_step_trains_both_networks(mnist_sample):
+    images, labels = mnist_sample
+    gan = _tiny_gan(conditional=True)
+    gan.compile(loss="wgan_gp", d_steps=2)
+    g_before, d_before = _snapshot(gan.generator, True), _snapshot(gan.discriminator, True)
+    history = gan.fit(make_dataset(images[:64], labels[:64], batch_size=32), epochs=1, verbose=0).history
+    assert np.isfinite(history["d_loss"][0]) and np.isfinite(history["g_loss"][0])
+    # Every critic weight moves, the label embedding included, except the
+    # output bias: it adds the same constant to f(real) and f(fake), so it
+    # cancels in E f(G(z)) - E f(x) and has no effect on the penalty.
+    d_changed = dict(zip([weight.path for weight in gan.discriminator.trainable_weights],
+                         _changed(d_before, _snapshot(gan.discriminator, True))))
+    assert d_changed.pop("logit/bias") is False
+    assert all(d_changed.values()) and "label_embedding/embeddings" in d_changed
+    assert all(_changed(g_before, _snapshot(gan.generator, True)))
+    assert int(gan.d_optimizer.iterations.numpy()) == 2 * int(gan.g_optimizer.iterations.numpy()) == 4

@@ -108,7 +108,7 @@ def test_resuming_with_other_settings_is_refused_and_changes_nothing(tmp_path):
     backup.mkdir(parents=True)
     settings = dataclasses.asdict(TrainConfig(source="bundled", max_images=256, batch_size=64, base_filters=8,
                                               latent_dim=16, evaluate_every=0, seed=3, epochs=2))
-    progress = {"settings": settings, "history": {}, "epoch_seconds": [], "resumed_at": []}
+    progress = {"settings": settings, "epoch_logs": [], "epoch_seconds": [], "resumed_at": []}
     (backup / "progress.json").write_text(json.dumps(progress))
     before = {path.name: _digest(path) for path in backup.iterdir()}
 
@@ -213,7 +213,13 @@ MIRRORED_SCRIPT = textwrap.dedent(
         mirrored = make()
     synchronized = all(layer.synchronized for layer in mirrored.generator.layers if "batch_norm" in layer.name)
     mirrored.fit(tf.data.Dataset.from_tensor_slices(images).batch(16), epochs=1, verbose=0)
-    print("RESULT", strategy.num_replicas_in_sync, synchronized,
+    # The global batch [1, 2, 3, 6] split over the two replicas: the summed
+    # per-replica results must be its mean, 3 (a per-replica mean would sum to 6).
+    from gan_keras.losses import global_batch_mean
+    halves = strategy.experimental_distribute_values_from_function(
+        lambda context: tf.constant([[1.0, 2.0], [3.0, 6.0]][context.replica_id_in_sync_group]))
+    global_mean = strategy.reduce("SUM", strategy.run(global_batch_mean, args=(halves,)), axis=None)
+    print("RESULT", strategy.num_replicas_in_sync, synchronized, float(global_mean),
           max(float(np.abs(a - b).max()) for a, b in zip(single.get_weights(), mirrored.get_weights())),
           max(float(np.abs(a - b).max()) for a, b in zip(single.get_weights(), initial)))
     """
@@ -228,8 +234,9 @@ def test_mirrored_step_on_two_devices_equals_the_single_device_step(tmp_path, lo
     result = subprocess.run([sys.executable, str(script), loss], capture_output=True, text=True, timeout=300,
                             cwd=REPO_ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
-    replicas, synchronized, difference, moved = result.stdout.split("RESULT")[1].split()
+    replicas, synchronized, global_mean, difference, moved = result.stdout.split("RESULT")[1].split()
     assert int(replicas) == 2 and synchronized == "True"
+    assert float(global_mean) == 3.0  # losses are averaged over the global batch
     assert float(moved) > 1e-3  # the step did change the weights...
     assert float(difference) < 1e-5  # ...identically on one device and on two
 
@@ -257,14 +264,15 @@ def test_backup_trims_history_written_after_the_last_saved_weights(tmp_path):
     backup = tmp_path / "backup"
     backup.mkdir()
     (backup / "training_metadata.json").write_text(json.dumps({"epoch": 3, "batch": 0}))
-    progress = {"settings": {"seed": 1}, "history": {"d_loss": [4.0, 3.0, 2.0, 1.0]},
-                "epoch_seconds": [1.0, 2.0, 3.0, 4.0], "resumed_at": []}
+    logs = [{"d_loss": 4.0}, {"d_loss": 3.0, "eval_epoch": 2.0, "eval_fid": 50.0}, {"d_loss": 2.0}, {"d_loss": 1.0}]
+    progress = {"settings": {"seed": 1}, "epoch_logs": logs, "epoch_seconds": [1.0, 2.0, 3.0, 4.0], "resumed_at": []}
     (backup / "progress.json").write_text(json.dumps(progress))
 
     resumed = TrainingBackup(backup, settings={"seed": 1})
 
     assert resumed.start_epoch == 3
-    assert resumed.history == {"d_loss": [4.0, 3.0, 2.0]}
+    # A key logged only on some epochs keeps only those epochs' values.
+    assert resumed.history == {"d_loss": [4.0, 3.0, 2.0], "eval_epoch": [2.0], "eval_fid": [50.0]}
     assert resumed.seconds_before == 3.0 and resumed.resumed_at == [3]
 
 
@@ -326,7 +334,8 @@ def test_time_budget_counts_the_time_before_an_interruption(tmp_path):
     backup = tmp_path / "backup"
     backup.mkdir()
     (backup / "training_metadata.json").write_text(json.dumps({"epoch": 2, "batch": 0}))
-    progress = {"settings": {}, "history": {"d_loss": [1.0, 0.9]}, "epoch_seconds": [40.0, 100.0], "resumed_at": []}
+    progress = {"settings": {}, "epoch_logs": [{"d_loss": 1.0}, {"d_loss": 0.9}], "epoch_seconds": [40.0, 100.0],
+                "resumed_at": []}
     (backup / "progress.json").write_text(json.dumps(progress))
     config = TrainConfig(max_seconds=150.0, evaluate_every=0)
 

@@ -99,3 +99,95 @@ def test_cli_tensorboard_flag_writes_logs(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert list((out / "logs").rglob("events.out.tfevents.*"))
+
+
+class _PoisonDiscriminatorAt(keras.callbacks.Callback):
+    """Fill D's first kernel with NaN at the start of one epoch: that epoch's losses are NaN."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            kernel = self.model.discriminator.trainable_weights[0]
+            kernel.assign(np.full(kernel.shape, np.nan, "float32"))
+
+
+def test_train_reports_divergence_and_keeps_only_the_good_epochs(tmp_path):
+    import imageio.v3 as iio
+
+    from gan_keras.training import TrainConfig, TrainingDiverged, load_generator, train
+
+    config = TrainConfig(source="bundled", model="mlp", max_images=64, batch_size=32, epochs=4,
+                         evaluate_every=1, seed=0)
+    out = tmp_path / "run"
+    try:
+        train(config, out, verbose=0, extra_callbacks=[_PoisonDiscriminatorAt(2)])
+    except TrainingDiverged as error:  # a RuntimeError whose message names the epoch and the loss
+        message = str(error)
+    else:
+        raise AssertionError("train() did not raise TrainingDiverged")
+    assert "training diverged in epoch 3: d_loss is nan" in message and "end of epoch 2" in message
+    record = json.loads((out / "history.json").read_text())
+    assert record["diverged"] in message and record["epochs_run"] == 2
+    # The rolled-back epoch is in no output: history, grids, GIF, evaluations.
+    assert {key: len(values) for key, values in record["history"].items() if not key.startswith("eval_")} == {
+        "d_loss": 2, "g_loss": 2, "d_real_accuracy": 2, "d_fake_accuracy": 2, "epoch_seconds": 2}
+    assert record["history"]["eval_epoch"] == [1, 2]
+    assert sorted(path.name for path in (out / "samples").iterdir()) == ["epoch_001.png", "epoch_002.png"]
+    assert iio.imread(out / "training.gif", index=None).shape[0] == 2
+    kept = load_generator(out / "generator.keras")
+    assert all(np.isfinite(weight).all() for weight in kept.get_weights())
+    assert not (out / "backup").exists()
+
+
+def test_cli_reports_divergence_in_one_line(tmp_path):
+    out = tmp_path / "run"
+    # A learning rate of 1e30 blows the weights up within the first epoch.
+    result = run_cli(
+        "train", "--source", "bundled", "--model", "mlp", "--loss", "lsgan", "--learning-rate", "1e30",
+        "--max-images", "128", "--batch-size", "32", "--epochs", "3", "--evaluate-every", "0", "--out", str(out),
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert result.stderr.startswith("gan_keras: error: training diverged in epoch 1: ")
+    assert "is nan" in result.stderr and "kept the weights from before training" in result.stderr
+    assert json.loads((out / "history.json").read_text())["epochs_run"] == 0
+
+
+def test_cli_overwrite_replaces_results_and_keeps_other_files(tmp_path):
+    out = tmp_path / "run"
+    args = ["train", "--source", "bundled", "--model", "mlp", "--max-images", "64", "--batch-size", "32",
+            "--evaluate-every", "0", "--out", str(out)]
+    assert run_cli(*args, "--epochs", "2", "--seed", "1").returncode == 0
+    (out / "notes.txt").write_text("my notes")
+
+    result = run_cli(*args, "--epochs", "1", "--seed", "2", "--overwrite")
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (out / "notes.txt").read_text() == "my notes"
+    assert json.loads((out / "history.json").read_text())["config"]["seed"] == 2
+    # The earlier run's grids are gone, not mixed into the new run's.
+    assert sorted(path.name for path in (out / "samples").iterdir()) == ["epoch_001.png"]
+
+
+def test_mixed_precision_gan_round_trips_through_the_keras_format(tmp_path, mnist_sample):
+    from gan_keras.mixed_precision import precision_policy
+
+    with precision_policy("mixed_float16"):
+        keras.utils.set_random_seed(0)
+        gan = GAN(build_generator(16, base_filters=8), build_discriminator(base_filters=8), seed=0)
+        gan.compile()
+    images = mnist_sample[0][:64]
+    gan.fit(images, batch_size=32, epochs=1, verbose=0, shuffle=False)
+    gan.save(tmp_path / "gan.keras")
+    reloaded = keras.models.load_model(tmp_path / "gan.keras", safe_mode=True)  # under the float32 policy
+    assert reloaded.generator.layers[1].compute_dtype == "float16"
+    assert isinstance(reloaded.g_optimizer, keras.optimizers.LossScaleOptimizer)
+    assert isinstance(reloaded.d_optimizer, keras.optimizers.LossScaleOptimizer)
+    np.testing.assert_array_equal(reloaded.generate(3, seed=5), gan.generate(3, seed=5))
+    for model in (gan, reloaded):
+        model.fit(images, batch_size=32, epochs=1, verbose=0, shuffle=False)
+    for a, b in zip(reloaded.get_weights(), gan.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)

@@ -159,15 +159,22 @@ def conditional_accuracy(generator: keras.Model, per_class: int = 100, seed: int
 class EvaluationCallback(keras.callbacks.Callback):
     """Record the cheap figures every `every` epochs in the training history.
 
-    Adds ``eval_fid``, ``eval_classes_covered`` and ``eval_confident_fraction``
-    to the epoch's logs (and so to `History` and the CLI's ``history.json``);
-    epochs in between repeat the last value so every history list has one
-    entry per epoch.
+    On an evaluated epoch it adds ``eval_epoch`` (that epoch's number),
+    ``eval_fid``, ``eval_classes_covered`` and ``eval_confident_fraction`` to
+    the epoch's logs, and so to Keras' progress line, `History` and the CLI's
+    ``history.json``. Other epochs carry no ``eval_*`` key: those lists hold
+    one entry per *evaluation*, and ``eval_epoch`` says which epoch each
+    belongs to (`gan_keras.plotting.plot_history` draws them as points there).
+    An epoch whose loss diverged is not evaluated.
 
     Args:
-        every: evaluate every this many epochs (and always after the first).
+        every: evaluate every this many epochs (and after the first epoch of
+            every `fit`, so a run always has an early figure).
         n: samples per evaluation.
         seed: fixes the noise, so successive values are comparable.
+
+    Attributes:
+        evaluated_epochs: the epochs evaluated, counted from 1.
     """
 
     KEYS = ("fid", "classes_covered", "confident_fraction")
@@ -177,28 +184,30 @@ class EvaluationCallback(keras.callbacks.Callback):
         self.every = check_positive_int("every", every)
         self.n = check_positive_int("n", n, minimum=10)
         self.seed = seed
-        self.last: dict = {}
         self.evaluated_epochs: list[int] = []
         self._evaluator: Evaluator | None = None
         self._real_features = None
+        self._first_epoch_of_fit = True
 
     def on_train_begin(self, logs=None):
         self._evaluator = Evaluator()
         reference, _ = real_reference(self.n, self.seed)
         self._real_features, _ = self._evaluator.features_and_probabilities(reference)
-        self.last = {}
+        self._first_epoch_of_fit = True
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs is None:
-            return
-        # The first epoch of every fit is measured too (a resumed run starts
-        # mid-way), so every epoch's logs carry the same keys.
-        if not self.last or (epoch + 1) % self.every == 0:
-            from gan_keras.gan import generate_images
+        from gan_keras.callbacks import non_finite_losses
 
-            images = generate_images(self.model.generator, self.n, seed=self.seed)
-            figures = _figures(self._evaluator, self._real_features, images, cheap=True)
-            self.last = {key: float(figures[key]) for key in self.KEYS}
-            self.evaluated_epochs.append(epoch + 1)
-        for key, value in self.last.items():
-            logs[f"eval_{key}"] = value
+        if logs is None or non_finite_losses(logs):
+            return
+        if not self._first_epoch_of_fit and (epoch + 1) % self.every != 0:
+            return
+        from gan_keras.gan import generate_images
+
+        self._first_epoch_of_fit = False
+        images = generate_images(self.model.generator, self.n, seed=self.seed)
+        figures = _figures(self._evaluator, self._real_features, images, cheap=True)
+        logs["eval_epoch"] = epoch + 1
+        for key in self.KEYS:
+            logs[f"eval_{key}"] = float(figures[key])
+        self.evaluated_epochs.append(epoch + 1)
