@@ -5,11 +5,13 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BACKENDS_STAMP := $(VENV)/.installed-backends
 DEMO_SECONDS ?= 300
 
-.PHONY: setup demo test benchmark clean
+.PHONY: setup setup-backends demo test benchmark clean
 
 setup: $(STAMP)
+setup-backends: $(BACKENDS_STAMP)
 
 # Reinstall only when the project's dependencies change.
 $(STAMP): pyproject.toml
@@ -18,12 +20,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# JAX and PyTorch (CPU builds) too, so the tests run on all three Keras backends.
+$(BACKENDS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,backends]"
+	touch $(BACKENDS_STAMP)
+
 demo: setup
 	$(BIN)/python -m gan_keras train --dataset mnist --source bundled --max-seconds $(DEMO_SECONDS) --epochs 1000 --sample-every 5 \
 		--out runs/demo-$$(date +%Y%m%d-%H%M%S)
 
-test: setup
-	GAN_KERAS_QUICK=1 $(BIN)/python -m pytest --nbmake tests notebooks
+test: setup-backends
+	GAN_KERAS_QUICK=1 GAN_KERAS_REQUIRE_BACKENDS=1 $(BIN)/python -m pytest --nbmake tests notebooks
 
 benchmark: setup
 	$(BIN)/python benchmarks/throughput.py

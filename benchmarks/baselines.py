@@ -16,8 +16,12 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402
+
+try:  # the loops below need TensorFlow; the architectures do not
+    import tensorflow as tf  # noqa: E402
+except ImportError:
+    tf = None
 
 TUTORIAL_BATCH_SIZE = 256
 TUTORIAL_LEARNING_RATE = 1e-4
@@ -71,9 +75,9 @@ class TutorialLoop:
         self.d_optimizer = keras.optimizers.Adam(learning_rate)
         self.cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
         self.latent_dim = int(generator.inputs[0].shape[-1])
+        self.train_step = tf.function(self._train_step)
 
-    @tf.function
-    def train_step(self, real_images):
+    def _train_step(self, real_images):
         noise = tf.random.normal([tf.shape(real_images)[0], self.latent_dim])
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             fake_images = self.generator(noise, training=True)

@@ -18,8 +18,8 @@ can check its arguments before TensorFlow is loaded.
 import importlib
 import os
 
-# The custom train_step uses tf.GradientTape, so TensorFlow is the backend
-# unless the user explicitly chose another before importing us.
+# TensorFlow is the default backend; JAX and PyTorch work too (set
+# KERAS_BACKEND, or pass --backend to the CLI, before Keras is imported).
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 __version__ = "0.1.0"

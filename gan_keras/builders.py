@@ -17,6 +17,7 @@ to the noise (generator) or to the image as an extra channel (discriminator).
 from __future__ import annotations
 
 import math
+import random
 from typing import Sequence
 
 import keras
@@ -111,6 +112,15 @@ def build_generator(
     return keras.Model(inputs if num_classes is not None else noise, outputs, name="generator")
 
 
+def _dropout(rate: float) -> layers.Dropout:
+    """A Dropout layer with its own seed, drawn as Keras would draw it (so
+    `keras.utils.set_random_seed` fixes it). With an explicit seed its masks
+    come from its `SeedGenerator` on every backend, whose state a backup
+    saves; without one, the PyTorch backend draws them from torch's global
+    generator, and a resumed run would not replay them."""
+    return layers.Dropout(rate, seed=random.randint(1, 10**9))
+
+
 def build_discriminator(
     image_shape: Sequence[int] = (28, 28, 1),
     kind: str = "dcgan",
@@ -168,7 +178,7 @@ def build_discriminator(
         for _ in range(downsamplings):
             x = layers.Conv2D(filters, kernel_size, strides=2, padding="same")(x)
             x = layers.LeakyReLU(0.2)(x)
-            x = layers.Dropout(dropout)(x)
+            x = _dropout(dropout)(x)
             filters *= 2
         x = layers.Flatten()(x)
     else:
@@ -177,7 +187,7 @@ def build_discriminator(
         for units in _check_hidden_units(hidden_units):
             x = layers.Dense(units)(x)
             x = layers.LeakyReLU(0.2)(x)
-            x = layers.Dropout(dropout)(x)
+            x = _dropout(dropout)(x)
     # float32 logits even under mixed precision, so the losses built on them
     # (log-sigmoids, squares) are computed at full precision.
     logits = layers.Dense(1, name="logit", dtype="float32")(x)

@@ -65,6 +65,11 @@ class TrainingGIF(keras.callbacks.Callback):
         self.num_images = check_positive_int("num_images", num_images)
         self.seed = seed
         self.frame_seconds = check_non_negative_float("frame_seconds", frame_seconds)
+        if tensorboard_dir is not None and keras.backend.backend() != "tensorflow":
+            raise ValueError(
+                "`tensorboard_dir` needs the TensorFlow backend (grids are logged with tf.summary); "
+                f"KERAS_BACKEND is {keras.backend.backend()!r}"
+            )
         self.tensorboard_dir = tensorboard_dir
         self._writer = None
         self.frames: list[Path] = []

@@ -18,6 +18,7 @@ EXIT_USAGE = 2
 MODEL_CHOICES = ("dcgan", "mlp", "cgan", "vae")
 LOSS_CHOICES = ("hinge", "lsgan", "minimax", "non_saturating", "wgan_gp")
 STRATEGY_CHOICES = ("none", "mirrored")
+BACKEND_CHOICES = ("tensorflow", "jax", "torch")
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -82,9 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _OneLineParser(prog="python -m gan_keras", description="Train and sample GANs with Keras 3.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
+    # Every command takes --backend; it must be known before Keras is imported.
+    common = _OneLineParser(add_help=False)
+    common.add_argument("--backend", choices=BACKEND_CHOICES,
+                        help="Keras backend (default: $KERAS_BACKEND, else tensorflow)")
 
     train = commands.add_parser(
-        "train", help="train a GAN and write samples, a training GIF and the generator",
+        "train", parents=[common], help="train a GAN and write samples, a training GIF and the generator",
         description="Flags left out take the defaults of gan_keras.training.TrainConfig.",
     )
     train.add_argument("--dataset", choices=DATASETS)
@@ -119,14 +124,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="output folder; rerunning the same command after an interruption resumes the run")
     train.add_argument("--overwrite", action="store_true", help="replace an earlier run's outputs in --out")
 
-    sample = commands.add_parser("sample", help="draw images from a saved generator")
+    sample = commands.add_parser("sample", parents=[common], help="draw images from a saved generator")
     sample.add_argument("--generator", required=True, type=Path, help="a generator.keras written by train")
     sample.add_argument("--n", type=_positive_int, default=64)
     sample.add_argument("--labels", type=_labels, default=None, help="classes for a conditional generator, e.g. 0,1,2")
     sample.add_argument("--seed", type=_non_negative_int, default=0)
     sample.add_argument("--out", required=True, type=Path, help=".png for a grid, .npy for the raw array in [-1, 1]")
     sample.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
-    evaluate = commands.add_parser("evaluate", help="measure a saved MNIST generator with the shipped evaluator")
+    evaluate = commands.add_parser("evaluate", parents=[common],
+                                   help="measure a saved MNIST generator with the shipped evaluator")
     evaluate.add_argument("--generator", required=True, type=Path, help="a generator.keras written by train")
     evaluate.add_argument("--n", type=_positive_int, default=2000, help="samples to score (at most 2500)")
     evaluate.add_argument("--seed", type=_non_negative_int, default=0)
@@ -175,6 +181,9 @@ def run_train(args: argparse.Namespace) -> None:
     }
     # Flags left out take TrainConfig's defaults, so the two cannot disagree.
     config = TrainConfig(**settings)
+    import keras
+
+    print(f"Keras {keras.__version__} on the {keras.backend.backend()} backend")
     result = train(config, args.out, overwrite=args.overwrite)
     print(
         f"trained {result.epochs_run} epoch(s) in {result.seconds:.0f} s, of which {result.training_seconds:.0f} s "
@@ -245,12 +254,34 @@ def _import_tensorflow_quietly() -> None:
         os.close(saved)
 
 
+def select_backend(name: str | None) -> str:
+    """Set ``KERAS_BACKEND`` to `name` (when given) before Keras is imported.
+
+    Returns:
+        The backend this run uses.
+
+    Raises:
+        ValueError: Keras was already imported with another backend.
+    """
+    chosen = name or os.environ.get("KERAS_BACKEND", "tensorflow")
+    if chosen not in BACKEND_CHOICES:
+        raise ValueError(f"KERAS_BACKEND must be one of {list(BACKEND_CHOICES)}, got {chosen!r}")
+    keras = sys.modules.get("keras")
+    if keras is not None and keras.backend.backend() != chosen:
+        raise ValueError(
+            f"`backend` {chosen!r} was asked for, but Keras is already running on {keras.backend.backend()!r}"
+        )
+    os.environ["KERAS_BACKEND"] = chosen
+    return chosen
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     args = None
     try:
         args = build_parser().parse_args(argv)
-        _import_tensorflow_quietly()
+        if select_backend(args.backend) == "tensorflow":
+            _import_tensorflow_quietly()
         {"train": run_train, "sample": run_sample, "evaluate": run_evaluate}[args.command](args)
     except _UsageError as error:
         print(f"gan_keras: error: {error}", file=sys.stderr)

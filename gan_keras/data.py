@@ -1,4 +1,4 @@
-"""Loading image datasets and turning them into `tf.data` pipelines.
+"""Loading image datasets and turning them into batches for `fit`.
 
 Taught in `notebooks/03_dcgan_mnist.ipynb` (step 0: the data).
 
@@ -123,7 +123,9 @@ def make_dataset(
     shuffle: bool = True,
     drop_remainder: bool = True,
 ):
-    """Build a `tf.data` pipeline (cache, shuffle, batch, prefetch) for `fit`.
+    """Build the batches `fit` trains on: a `tf.data` pipeline (cache, shuffle,
+    batch, prefetch) on the TensorFlow backend, `ArrayBatches` (a
+    `keras.utils.PyDataset` over the arrays) on JAX and PyTorch.
 
     Args:
         images: float array ``[N, H, W, C]`` scaled to [-1, 1].
@@ -136,10 +138,8 @@ def make_dataset(
             batch size (one compiled graph, comparable losses).
 
     Returns:
-        A `tf.data.Dataset`.
+        A `tf.data.Dataset`, or a `gan_keras.array_batches.ArrayBatches`.
     """
-    import tensorflow as tf
-
     images = check_images(images)
     batch_size = check_positive_int("batch_size", batch_size)
     if drop_remainder and batch_size > len(images):
@@ -155,7 +155,17 @@ def make_dataset(
             )
         if not np.issubdtype(labels.dtype, np.integer):
             raise TypeError(f"`labels` must hold integers, got dtype {labels.dtype}")
-        dataset = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
+        labels = labels.astype(np.int32)
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        from gan_keras.array_batches import ArrayBatches
+
+        return ArrayBatches(images, labels, batch_size, seed=seed, shuffle=shuffle, drop_remainder=drop_remainder)
+    import tensorflow as tf
+
+    if labels is not None:
+        dataset = tf.data.Dataset.from_tensor_slices((images, labels))
     else:
         dataset = tf.data.Dataset.from_tensor_slices(images)
     # cache() before shuffle(): the decoded tensors are kept, the order is new each epoch.
@@ -194,7 +204,8 @@ def check_training_data(data, example_shape: tuple, bounded: bool = True, name: 
 
     Args:
         data: a NumPy array of examples, a tuple/list whose first item is one,
-            or a `tf.data.Dataset` yielding batches (or ``(batch, labels)``).
+            a `tf.data.Dataset` yielding batches (or ``(batch, labels)``), or
+            `ArrayBatches` from `make_dataset`.
         example_shape: the shape of one example (the generator's output shape).
         bounded: the examples must lie in [-1, 1] (a tanh generator can make
             nothing else, so D would separate real from fake by range alone).
@@ -207,7 +218,10 @@ def check_training_data(data, example_shape: tuple, bounded: bool = True, name: 
     """
     example_shape = tuple(int(side) for side in example_shape)
     wanted = f"[batch, {', '.join(str(side) for side in example_shape)}]"
-    if is_tf_dataset(data):
+    batches = sys.modules.get("gan_keras.array_batches")
+    if batches is not None and isinstance(data, batches.ArrayBatches):
+        shape, dtype, values = (data.batch_size,) + data.images.shape[1:], data.images.dtype.name, data.images
+    elif is_tf_dataset(data):
         spec = data.element_spec
         spec = spec[0] if isinstance(spec, (tuple, list)) else spec
         shape, dtype = tuple(spec.shape), spec.dtype.name
@@ -241,7 +255,8 @@ def checked_fit_arguments(x, example_shape: tuple, fit_kwargs: dict, bounded: bo
     shuffles itself (`make_dataset` does), and Keras ignores `shuffle` for
     one but warns on every call unless it is False."""
     check_training_data(x, example_shape, bounded=bounded)
-    if is_tf_dataset(x):
+    batches = sys.modules.get("gan_keras.array_batches")
+    if is_tf_dataset(x) or (batches is not None and isinstance(x, batches.ArrayBatches)):
         fit_kwargs = {"shuffle": False, **fit_kwargs}
     return fit_kwargs
 

@@ -19,6 +19,7 @@ Dropout masks are still drawn per replica. Taught in
 
 from __future__ import annotations
 
+import contextlib
 from typing import Callable
 
 import keras
@@ -61,6 +62,33 @@ def replica_random(draw: Callable, local_batch, rest_shape: tuple = (), seed=Non
     return values[start:start + local_batch]
 
 
+class SingleDevice:
+    """No distribution: what `get_strategy("none")` returns on JAX and PyTorch."""
+
+    num_replicas_in_sync = 1
+
+    def scope(self):
+        return contextlib.nullcontext()
+
+
+def available_gpus() -> list[str]:
+    """Names of the GPUs the Keras backend can use (empty on a CPU-only machine)."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return [device.name for device in tf.config.list_physical_devices("GPU")]
+    if backend == "jax":
+        import jax
+
+        return [str(device) for device in jax.devices() if device.platform == "gpu"]
+    if backend == "torch":
+        import torch
+
+        return [torch.cuda.get_device_name(index) for index in range(torch.cuda.device_count())]
+    return []
+
+
 def synchronized_batch_norm() -> bool:
     """Whether builders should synchronize batch statistics across replicas
     (only under a TensorFlow distribution strategy)."""
@@ -76,12 +104,25 @@ def get_strategy(name: str = "none"):
 
     Args:
         name: ``"none"`` (the default single-device strategy) or
-            ``"mirrored"`` (one replica per visible GPU, or the CPU).
+            ``"mirrored"`` (one replica per visible GPU, or the CPU; TensorFlow
+            backend only).
 
     Returns:
-        A `tf.distribute.Strategy`; build and compile models inside its `scope()`.
+        A `tf.distribute.Strategy`; build and compile models inside its
+        `scope()`. On JAX and PyTorch, ``"none"`` gives an object with the
+        same `scope()` and ``num_replicas_in_sync`` that does nothing.
+
+    Raises:
+        ValueError: ``"mirrored"`` on a backend other than TensorFlow.
     """
     check_choice("strategy", name, STRATEGIES)
+    if keras.backend.backend() != "tensorflow":
+        if name != "none":
+            raise ValueError(
+                f"`strategy` {name!r} is tf.distribute, which needs the TensorFlow backend; "
+                f"KERAS_BACKEND is {keras.backend.backend()!r} (use strategy 'none')"
+            )
+        return SingleDevice()
     import tensorflow as tf
 
     if name == "mirrored":

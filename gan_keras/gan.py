@@ -1,20 +1,21 @@
 """The `GAN` model: a `keras.Model` whose `train_step` plays the GAN game.
 
 Taught in `notebooks/02_gan_from_scratch.ipynb` (the same loop written by
-hand first) and `notebooks/03_dcgan_mnist.ipynb`.
+hand first), `notebooks/03_dcgan_mnist.ipynb` and, for the backends,
+`notebooks/09_one_gan_three_backends.ipynb`.
 
-One `train_step` on a batch of real images:
+`GAN.gan_step` is Goodfellow et al.'s Algorithm 1 on one batch of real images:
 
-1. draw noise ``z`` from the model's `SeedGenerator` and generate ``G(z)``;
-2. **discriminator update**: one optimizer step on D's loss for the real
-   batch and ``G(z)`` (G is held fixed: its output is a constant here);
-3. **generator update**: one optimizer step on G's loss for ``D(G(z))``,
-   scored by the *updated* D.
+1. **discriminator update**, `d_steps` times: draw noise ``z`` from the
+   model's `SeedGenerator`, generate ``G(z)`` (held fixed: a constant here)
+   and take one optimizer step on D's loss for the real batch and ``G(z)``;
+2. **generator update**: draw fresh noise and take one optimizer step on G's
+   loss for ``D(G(z))``, scored by the *updated* D.
 
-The generated batch of step 1 is shared by both updates (as in the PyTorch
-DCGAN example), which saves one generator forward pass per step.
-`discriminator_step` and `generator_step` are the two updates on their own,
-for teaching and for tests.
+`discriminator_step` and `generator_step` are the two updates on their own
+(the notebooks call them by hand). The same code runs on TensorFlow, JAX and
+PyTorch: how a gradient is taken on each backend lives in
+`gan_keras.autodiff`, not here.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from gan_keras._validation import check_non_negative_float, check_positive_int
 from gan_keras.data import checked_fit_arguments
 from gan_keras.distribute import replica_random
 from gan_keras.losses import LOSSES, GANLoss, get_loss, global_batch_mean, gradient_penalty
-from gan_keras.mixed_precision import apply_scaled_gradients, uses_float16, with_loss_scaling
+from gan_keras.autodiff import OptimizerPair, apply_update, losses_and_gradients, run_in_state, stateless_train_step
+from gan_keras.mixed_precision import uses_float16, with_loss_scaling
 
 
 def default_optimizer(learning_rate: float = 2e-4) -> keras.optimizers.Optimizer:
@@ -65,12 +67,6 @@ class GAN(RandomStateMixin, keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if keras.backend.backend() != "tensorflow":
-            raise RuntimeError(
-                "gan_keras.GAN's train_step uses tf.GradientTape and needs the TensorFlow "
-                f"backend; KERAS_BACKEND is {keras.backend.backend()!r}. "
-                "Set KERAS_BACKEND=tensorflow before importing keras."
-            )
         for name, model in (("generator", generator), ("discriminator", discriminator)):
             if not isinstance(model, keras.Model):
                 raise TypeError(f"`{name}` must be a keras.Model, got {type(model).__name__}")
@@ -175,6 +171,9 @@ class GAN(RandomStateMixin, keras.Model):
         # Build the optimizer slots now rather than on the first traced step.
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
+        # What Keras sees as the model's optimizer (its JAX trainer carries
+        # `optimizer.variables` from step to step).
+        self.optimizer = OptimizerPair(self.g_optimizer, self.d_optimizer)
 
     def fit(self, x=None, y=None, *args, **kwargs):
         """`keras.Model.fit`, after checking that `x` holds images the
@@ -189,56 +188,51 @@ class GAN(RandomStateMixin, keras.Model):
         return self.generator(inputs, training=training)
 
     # ----------------------------------------------------------------- training
-    def train_step(self, data):
-        import tensorflow as tf
+    def train_step(self, *args):
+        """One training step on a batch: see `gan_step`, the algorithm itself.
 
+        Keras calls ``train_step(data)`` on TensorFlow and PyTorch, and
+        ``train_step(state, data)`` on JAX, where a step is a pure function of
+        the model's state (`gan_keras.autodiff.stateless_train_step`).
+        """
+        if len(args) == 2:
+            state, data = args
+            return stateless_train_step(self, state, lambda: self.gan_step(data), self.optimizer.variables)
+        return self.gan_step(args[0])
+
+    def gan_step(self, data) -> dict:
+        """Goodfellow et al. (2014), Algorithm 1, on one batch of real images.
+
+        for each of `d_steps` (1, or 5 for WGAN-GP's critic):
+            sample noise, generate a batch, and update D to tell real from fake;
+        sample fresh noise and update G to fool the updated D;
+        record the losses.
+        """
         real_images, labels = self._unpack(data)
-        # Extra critic updates first (WGAN-GP's n_critic); the last one is fused below.
-        for _ in range(self.d_steps - 1):
-            self.discriminator_step(real_images, labels)
-        noise = self._sample_noise(ops.shape(real_images)[0])
         if self.simultaneous:
-            return self._simultaneous_step(real_images, noise, labels)
-        # The generator tape is opened first so that G(z) is computed once and
-        # reused: D is updated on a constant copy of it, then G is updated
-        # through the freshly updated D.
-        with tf.GradientTape() as tape:
-            fake_images = self.generator(self._with_labels(noise, labels), training=True)
-            d_loss, real_logits, fake_logits = self._update_discriminator(
-                real_images, ops.stop_gradient(fake_images), labels
-            )
-            g_loss = self._generator_loss(fake_images, labels)
-        self._apply(tape, g_loss, self.generator, self.g_optimizer)
-        return self._record(d_loss, g_loss, real_logits, fake_logits)
-
-    def _simultaneous_step(self, real_images, noise, labels):
-        import tensorflow as tf
-
-        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-            fake_images = self.generator(self._with_labels(noise, labels), training=True)
-            real_logits = self.discriminator(self._with_labels(real_images, labels), training=True)
-            fake_logits = self.discriminator(self._with_labels(fake_images, labels), training=True)
-            per_example = self.gan_loss.discriminator(real_logits, fake_logits, self.label_smoothing)
-            if self.gan_loss.gradient_penalty:
-                per_example = per_example + self.gradient_penalty_weight * gradient_penalty(
-                    self.discriminator, real_images, ops.stop_gradient(fake_images), labels, seed=self.seed_generator
-                )
-            d_loss = global_batch_mean(per_example)
-            g_loss = global_batch_mean(self.gan_loss.generator(fake_logits))
-        self._apply(d_tape, d_loss, self.discriminator, self.d_optimizer)
-        self._apply(g_tape, g_loss, self.generator, self.g_optimizer)
-        return self._record(d_loss, g_loss, real_logits, fake_logits)
+            return self._simultaneous_step(real_images, labels)
+        for _ in range(self.d_steps):
+            d_logs = self.discriminator_step(real_images, labels)
+        g_logs = self.generator_step(ops.shape(real_images)[0], labels)
+        return self._record(d_logs["d_loss"], g_logs["g_loss"], d_logs["real_logits"], d_logs["fake_logits"])
 
     def discriminator_step(self, real_images, labels=None) -> dict:
         """One discriminator update on `real_images` and a fresh generated batch.
 
         Returns:
-            ``{"d_loss": ...}`` before the update.
+            ``{"d_loss", "real_logits", "fake_logits"}``, before the update.
         """
+        real_images = ops.convert_to_tensor(real_images)  # a NumPy batch, when called by hand
         noise = self._sample_noise(ops.shape(real_images)[0])
-        fake_images = self.generator(self._with_labels(noise, labels), training=True)
-        d_loss, _, _ = self._update_discriminator(real_images, ops.stop_gradient(fake_images), labels)
-        return {"d_loss": d_loss}
+        # G is held fixed: its images are constants in D's update.
+        fake_images = ops.stop_gradient(self.generator(self._with_labels(noise, labels), training=True))
+
+        def loss_fn():
+            d_loss, real_logits, fake_logits = self.discriminator_loss(real_images, fake_images, labels)
+            return (self.d_optimizer.scale_loss(d_loss),), (d_loss, real_logits, fake_logits)
+
+        (d_loss, real_logits, fake_logits), = self._update((self.discriminator, self.d_optimizer), loss_fn=loss_fn)
+        return {"d_loss": d_loss, "real_logits": real_logits, "fake_logits": fake_logits}
 
     def generator_step(self, batch_size: int, labels=None) -> dict:
         """One generator update on a fresh batch of noise, scored by the current D.
@@ -246,38 +240,73 @@ class GAN(RandomStateMixin, keras.Model):
         Returns:
             ``{"g_loss": ...}`` before the update.
         """
-        import tensorflow as tf
-
         noise = self._sample_noise(batch_size)
-        with tf.GradientTape() as tape:
+
+        def loss_fn():
             fake_images = self.generator(self._with_labels(noise, labels), training=True)
-            g_loss = self._generator_loss(fake_images, labels)
-        self._apply(tape, g_loss, self.generator, self.g_optimizer)
+            g_loss = self.generator_loss(fake_images, labels)
+            return (self.g_optimizer.scale_loss(g_loss),), g_loss
+
+        (g_loss,) = self._update((self.generator, self.g_optimizer), loss_fn=loss_fn)
         return {"g_loss": g_loss}
 
-    def _update_discriminator(self, real_images, fake_images, labels):
-        import tensorflow as tf
+    def _simultaneous_step(self, real_images, labels):
+        # Both gradients from one forward pass, taken before either update
+        # (the TensorFlow DCGAN tutorial's rule; see `compile`).
+        noise = self._sample_noise(ops.shape(real_images)[0])
 
-        with tf.GradientTape() as tape:
-            real_logits = self.discriminator(self._with_labels(real_images, labels), training=True)
-            fake_logits = self.discriminator(self._with_labels(fake_images, labels), training=True)
-            per_example = self.gan_loss.discriminator(real_logits, fake_logits, self.label_smoothing)
-            if self.gan_loss.gradient_penalty:
-                penalty = gradient_penalty(
-                    self.discriminator, real_images, fake_images, labels, seed=self.seed_generator
-                )
-                per_example = per_example + self.gradient_penalty_weight * penalty
-            d_loss = global_batch_mean(per_example)
-        self._apply(tape, d_loss, self.discriminator, self.d_optimizer)
-        return d_loss, real_logits, fake_logits
+        def loss_fn():
+            fake_images = self.generator(self._with_labels(noise, labels), training=True)
+            d_loss, real_logits, fake_logits = self.discriminator_loss(real_images, fake_images, labels)
+            g_loss = global_batch_mean(self.gan_loss.generator(fake_logits))
+            scaled = (self.d_optimizer.scale_loss(d_loss), self.g_optimizer.scale_loss(g_loss))
+            return scaled, (d_loss, g_loss, real_logits, fake_logits)
 
-    def _generator_loss(self, fake_images, labels):
+        (d_loss, g_loss, real_logits, fake_logits), = self._update(
+            (self.discriminator, self.d_optimizer), (self.generator, self.g_optimizer), loss_fn=loss_fn
+        )
+        return self._record(d_loss, g_loss, real_logits, fake_logits)
+
+    def discriminator_loss(self, real_images, fake_images, labels=None):
+        """D's loss on a real and a generated batch, averaged over the global batch.
+
+        Returns:
+            ``(d_loss, real_logits, fake_logits)``.
+        """
+        real_logits = self.discriminator(self._with_labels(real_images, labels), training=True)
+        fake_logits = self.discriminator(self._with_labels(fake_images, labels), training=True)
+        per_example = self.gan_loss.discriminator(real_logits, fake_logits, self.label_smoothing)
+        if self.gan_loss.gradient_penalty:
+            penalty = gradient_penalty(
+                self.discriminator, real_images, ops.stop_gradient(fake_images), labels, seed=self.seed_generator
+            )
+            per_example = per_example + self.gradient_penalty_weight * penalty
+        return global_batch_mean(per_example), real_logits, fake_logits
+
+    def generator_loss(self, fake_images, labels=None):
+        """G's loss: how well its images fool D, averaged over the global batch."""
         fake_logits = self.discriminator(self._with_labels(fake_images, labels), training=True)
         return global_batch_mean(self.gan_loss.generator(fake_logits))
 
-    @staticmethod
-    def _apply(tape, loss, model, optimizer) -> None:
-        apply_scaled_gradients(tape, loss, model.trainable_weights, optimizer)
+    def _update(self, *networks, loss_fn):
+        """Differentiate the losses of `loss_fn` and let each network's optimizer
+        take one step (the backend mechanics are in `gan_keras.autodiff`).
+
+        Args:
+            *networks: ``(model, optimizer)`` pairs, one per loss of `loss_fn`.
+            loss_fn: returns ``(scaled losses, aux)``.
+
+        Returns:
+            ``(aux,)`` of the forward pass.
+        """
+        def update():
+            variables = [model.trainable_variables for model, _ in networks]
+            _, aux, gradients = losses_and_gradients(loss_fn, variables)
+            for (model, optimizer), grads in zip(networks, gradients):
+                apply_update(optimizer, grads, model.trainable_variables)
+            return (aux,)
+
+        return run_in_state(self, update, self.optimizer.variables)
 
     def _record(self, d_loss, g_loss, real_logits, fake_logits) -> dict:
         self.d_loss_tracker.update_state(d_loss)

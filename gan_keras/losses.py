@@ -22,7 +22,8 @@ import keras
 from keras import ops
 
 from gan_keras._validation import check_choice
-from gan_keras.distribute import replica_random
+from gan_keras.autodiff import input_gradients
+from gan_keras.distribute import replica_position, replica_random
 
 
 def global_batch_mean(per_example):
@@ -33,9 +34,7 @@ def global_batch_mean(per_example):
     would make every step N times too large. Without a strategy N = 1 and this
     is the plain mean.
     """
-    import tensorflow as tf
-
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    replicas, _ = replica_position()
     local_batch = ops.cast(ops.shape(per_example)[0], per_example.dtype)
     return ops.sum(per_example) / (local_batch * replicas)
 
@@ -142,19 +141,17 @@ def gradient_penalty(critic, real_images, fake_images, labels=None, seed=None, e
         seed: an int or `keras.random.SeedGenerator` for alpha.
 
     Returns:
-        A ``[batch]`` tensor (TensorFlow backend).
+        A ``[batch]`` tensor.
     """
-    import tensorflow as tf
-
+    real_images, fake_images = ops.convert_to_tensor(real_images), ops.convert_to_tensor(fake_images)
     batch_size = ops.shape(real_images)[0]
     alpha_shape = (batch_size,) + (1,) * (len(real_images.shape) - 1)
     # One alpha per image, sliced from a global-batch draw under a strategy.
     alpha = replica_random(keras.random.uniform, batch_size, alpha_shape[1:], seed=seed)
     interpolated = real_images + alpha * (fake_images - real_images)
-    with tf.GradientTape() as tape:
-        tape.watch(interpolated)
-        scores = critic(interpolated if labels is None else [interpolated, labels], training=True)
-    gradients = tape.gradient(scores, interpolated)
+    gradients = input_gradients(
+        lambda images: critic(images if labels is None else [images, labels], training=True), interpolated
+    )
     squared_norm = ops.sum(ops.square(ops.reshape(gradients, (batch_size, -1))), axis=1)
     return ops.square(ops.sqrt(squared_norm + eps) - 1.0)
 

@@ -6,7 +6,10 @@ by a large *loss scale* before differentiation and the gradients are divided
 by it again before the update (`keras.optimizers.LossScaleOptimizer`, which
 also lowers the scale when it sees an overflow). A GAN has two optimizers and
 Keras' ``compile(auto_scale_loss=True)`` only wraps ``model.optimizer``, so
-`GAN.compile` wraps both itself. Taught in `notebooks/08_train_on_gpu.ipynb`.
+`GAN.compile` wraps both itself. Every update then differentiates
+``optimizer.scale_loss(loss)`` and ``optimizer.apply`` divides the gradients
+by the scale again (`gan_keras.autodiff`), on every backend. Taught in
+`notebooks/08_train_on_gpu.ipynb`.
 """
 
 from __future__ import annotations
@@ -38,19 +41,6 @@ def with_loss_scaling(optimizer: keras.optimizers.Optimizer) -> keras.optimizers
     if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
         return optimizer
     return keras.optimizers.LossScaleOptimizer(optimizer)
-
-
-def apply_scaled_gradients(tape, loss, variables: list, optimizer: keras.optimizers.Optimizer) -> None:
-    """Differentiate `loss` recorded on `tape` and apply one update.
-
-    The backward pass starts from the optimizer's loss scale instead of 1,
-    which gives the gradients of ``scale * loss`` (a plain optimizer's scale
-    is 1); a `LossScaleOptimizer` divides them by the scale again and skips
-    the update if any is not finite.
-    """
-    scale = optimizer.scale_loss(keras.ops.ones_like(loss))
-    gradients = tape.gradient(loss, variables, output_gradients=scale)
-    optimizer.apply_gradients(zip(gradients, variables))
 
 
 @contextlib.contextmanager

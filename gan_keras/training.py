@@ -122,6 +122,15 @@ class TrainConfig:
         for name in ("tensorboard", "mixed_precision"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"`{name}` must be True or False, got {getattr(self, name)!r}")
+        backend = keras.backend.backend()
+        if backend != "tensorflow":
+            # TensorBoard logs through tf.summary and `mirrored` is tf.distribute.
+            for name, off in (("tensorboard", False), ("strategy", "none")):
+                if getattr(self, name) != off:
+                    raise ValueError(
+                        f"`{name}`={getattr(self, name)!r} needs the TensorFlow backend; KERAS_BACKEND is "
+                        f"{backend!r} (the JAX and PyTorch backends train with tensorboard=False, strategy='none')"
+                    )
         check_positive_int("epochs", self.epochs)
         if self.max_seconds is not None:
             check_non_negative_float("max_seconds", self.max_seconds)
@@ -312,6 +321,9 @@ def train(
     backup = TrainingBackup(out / BACKUP, settings=dataclasses.asdict(config), ignored_settings=RESUMABLE_CHANGES)
     if backup.start_epoch and verbose:
         print(f"resuming the interrupted run in {out} after epoch {backup.start_epoch}")
+    if hasattr(dataset, "set_epoch"):
+        # JAX/PyTorch batches: a resumed run sees the order the lost epochs would have.
+        dataset.set_epoch(backup.start_epoch)
     callbacks = _callbacks(config, out, backup, extra_callbacks)
     # shuffle=False: the dataset reshuffles itself every epoch (make_dataset).
     # The backup restores the weights and the epoch counter when fit starts.
@@ -375,9 +387,9 @@ def _callbacks(
 
 
 def _has_gpu() -> bool:
-    import tensorflow as tf
+    from gan_keras.distribute import available_gpus
 
-    return bool(tf.config.list_physical_devices("GPU"))
+    return bool(available_gpus())
 
 
 def final_evaluation(generator: keras.Model, config: TrainConfig, n: int = 2000) -> dict:

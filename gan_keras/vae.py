@@ -30,7 +30,8 @@ from gan_keras._validation import check_non_negative_float, check_positive_int
 from gan_keras.builders import _check_image_shape, _dcgan_plan
 from gan_keras.data import checked_fit_arguments
 from gan_keras.losses import global_batch_mean
-from gan_keras.mixed_precision import apply_scaled_gradients, uses_float16, with_loss_scaling
+from gan_keras.autodiff import apply_update, losses_and_gradients, stateless_train_step
+from gan_keras.mixed_precision import uses_float16, with_loss_scaling
 
 
 def build_encoder(latent_dim: int = 16, image_shape: Sequence[int] = (28, 28, 1), base_filters: int = 32) -> keras.Model:
@@ -162,17 +163,34 @@ class VAE(RandomStateMixin, keras.Model):
         kl = kl_divergence(z_mean, z_log_var)
         return reconstruction, kl
 
-    def train_step(self, data):
-        import tensorflow as tf
+    def train_step(self, *args):
+        """One step down the negative ELBO. Keras calls ``train_step(data)`` on
+        TensorFlow and PyTorch and ``train_step(state, data)`` on JAX (see
+        `gan_keras.autodiff.stateless_train_step`)."""
+        if len(args) == 2:
+            state, data = args
+            return stateless_train_step(self, state, lambda: self._train_on(data), self.optimizer.variables)
+        return self._train_on(args[0])
 
+    def _train_on(self, data) -> dict:
         images = data[0] if isinstance(data, (tuple, list)) else data
-        with tf.GradientTape() as tape:
+
+        def loss_fn():
             reconstruction, kl = self._elbo_terms(images, training=True)
             loss = global_batch_mean(reconstruction + self.beta * kl)
-        apply_scaled_gradients(tape, loss, self.trainable_weights, self.optimizer)
+            return (self.optimizer.scale_loss(loss),), (loss, reconstruction, kl)
+
+        _, (loss, reconstruction, kl), (gradients,) = losses_and_gradients(loss_fn, [self.trainable_variables])
+        apply_update(self.optimizer, gradients, self.trainable_variables)
         return self._record(loss, reconstruction, kl)
 
-    def test_step(self, data):
+    def test_step(self, *args):
+        if len(args) == 2:
+            state, data = args
+            return stateless_train_step(self, state, lambda: self._evaluate_on(data), [], with_optimizer=False)
+        return self._evaluate_on(args[0])
+
+    def _evaluate_on(self, data) -> dict:
         images = data[0] if isinstance(data, (tuple, list)) else data
         reconstruction, kl = self._elbo_terms(images, training=False)
         return self._record(global_batch_mean(reconstruction + self.beta * kl), reconstruction, kl)

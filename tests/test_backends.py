@@ -1,0 +1,150 @@
+"""One GAN, three backends: the same checks on TensorFlow, JAX and PyTorch.
+
+Each backend runs tests/backend_checks.py in its own interpreter (Keras fixes
+its backend at import); JAX and PyTorch run with TensorFlow blocked, as on a
+machine that has none. A backend that is not installed is skipped, unless
+GAN_KERAS_REQUIRE_BACKENDS=1 (set by `make test`, which installs them).
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import REPO_ROOT
+
+BACKENDS = ("tensorflow", "jax", "torch")
+CHECKS = REPO_ROOT / "tests" / "backend_checks.py"
+
+
+@pytest.fixture(scope="module")
+def step_file(tmp_path_factory):
+    """Weights of a tiny GAN (built here, on TensorFlow), a batch and two noise draws."""
+    import keras
+
+    from gan_keras import build_discriminator, build_generator
+    from gan_keras.data import load_images
+
+    keras.utils.set_random_seed(7)
+    generator = build_generator(8, base_filters=4)
+    discriminator = build_discriminator(base_filters=4, dropout=0.0)
+    weights = generator.get_weights() + discriminator.get_weights()
+    rng = np.random.default_rng(7)
+    path = tmp_path_factory.mktemp("step") / "step.npz"
+    np.savez(path, images=load_images("mnist", source="bundled", max_images=16)[0],
+             d_noise=rng.normal(size=(16, 8)).astype("float32"), g_noise=rng.normal(size=(16, 8)).astype("float32"),
+             **{f"weight_{index}": weight for index, weight in enumerate(weights)})
+    return path
+
+
+_RESULTS = {}
+
+
+def run_checks(backend, step_file, tmp_path_factory):
+    if backend in _RESULTS:
+        return _RESULTS[backend]
+    module = "tensorflow" if backend == "tensorflow" else backend
+    if importlib.util.find_spec(module) is None:
+        if os.environ.get("GAN_KERAS_REQUIRE_BACKENDS") == "1":
+            pytest.fail(f"{module} is not installed; `make test` installs it with the [backends] extra")
+        pytest.skip(f"{module} is not installed (pip install -e '.[backends]')")
+    out = tmp_path_factory.mktemp(backend)
+    command = [sys.executable, str(CHECKS), backend, str(step_file), str(out)]
+    if backend != "tensorflow":
+        command.append("--block-tensorflow")
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=REPO_ROOT)
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    result = json.loads(completed.stdout.split("RESULT ", 1)[1])
+    result["out"] = out
+    _RESULTS[backend] = result
+    return result
+
+
+@pytest.fixture(params=BACKENDS)
+def checks(request, step_file, tmp_path_factory):
+    return run_checks(request.param, step_file, tmp_path_factory)
+
+
+def test_runs_on_the_backend_asked_for(checks):
+    assert checks["backend"] in BACKENDS
+    # JAX and PyTorch ran with TensorFlow blocked: nothing of ours needed it.
+    assert checks["tensorflow_loaded"] == (checks["backend"] == "tensorflow")
+
+
+def test_a_tiny_gan_learns_a_two_dimensional_gaussian(checks):
+    toy = checks["toy"]
+    assert np.linalg.norm(np.subtract(toy["mean_before"], [2.0, -1.0])) > 1.0  # it did not start there
+    # Moments over the last 8 epochs (measured over seeds 0-2 on TensorFlow and
+    # JAX: means within 0.14 of the target, spreads 0.83-1.4 times the real ones).
+    np.testing.assert_allclose(toy["mean"], [2.0, -1.0], atol=0.2)
+    ratio = np.divide(toy["std"], [0.5, 0.3])
+    assert ((ratio > 0.6) & (ratio < 1.6)).all(), toy["std"]
+
+
+def test_gradient_penalty_is_finite_and_falls_on_a_flat_critic(checks):
+    penalty = checks["penalty"]
+    # Zero slope everywhere: (||grad|| - 1)^2 = 1, and finite gradients thanks to the eps in the norm.
+    assert penalty["flat_penalty"] == pytest.approx(1.0, abs=1e-4) and penalty["flat_gradients_finite"]
+    # From a nearly flat critic, steps on the penalty push its slope towards 1.
+    penalties = penalty["penalties"]
+    assert penalties[0] == pytest.approx(1.0, abs=0.1)
+    assert all(np.isfinite(penalties)) and all(b < a for a, b in zip(penalties, penalties[1:]))
+    assert penalties[-1] < 0.5 * penalties[0]
+
+
+def test_conditional_step_trains_both_networks(checks):
+    conditional = checks["conditional"]
+    assert conditional["losses_finite"]
+    assert all(conditional["d_changed"]) and all(conditional["g_changed"])
+    assert conditional["sample_shape"] == [10, 28, 28, 1]
+
+
+def test_same_seed_gives_identical_samples(checks):
+    assert checks["repeatable"]["max_difference"] == 0.0
+    assert checks["repeatable"]["moved"] > 0.0
+
+
+def test_resume_after_an_interruption_equals_an_uninterrupted_run(checks):
+    resume = checks["resume"]
+    assert resume["resumed_after"] == [2] and resume["epochs"] == 3
+    if checks["backend"] == "tensorflow":
+        # tf.data reshuffles from a fresh iterator, so the resumed epoch sees
+        # another order (see the README); weights then differ a little.
+        assert resume["max_difference"] > 0.0
+    else:
+        assert resume["max_difference"] == 0.0
+
+
+def test_cli_trains_and_samples(checks):
+    cli = checks["cli"]
+    assert cli["train_status"] == 0 and cli["sample_status"] == 0
+    assert cli["backend"] == checks["backend"] and cli["frames"] == 2
+    assert cli["samples_shape"] == [4, 28, 28, 1]
+
+
+def test_one_update_is_the_same_on_every_backend(step_file, tmp_path_factory):
+    results = {}
+    for backend in BACKENDS:
+        try:
+            results[backend] = run_checks(backend, step_file, tmp_path_factory)
+        except pytest.skip.Exception:
+            continue
+    if len(results) < 2:
+        pytest.skip("needs at least two backends")
+    weights = {backend: np.load(result["out"] / f"step_{backend}.npz") for backend, result in results.items()}
+    reference_backend, *others = list(results)
+    reference = weights[reference_backend]
+    initial = np.load(step_file)
+    moved = max(float(np.abs(reference[f"arr_{i}"] - initial[f"weight_{i}"]).max()) for i in range(len(reference.files)))
+    assert moved > 1e-3  # the update did something...
+    for backend in others:
+        for key in reference.files:  # ...and the same thing everywhere
+            np.testing.assert_allclose(weights[backend][key], reference[key], rtol=1e-4, atol=2e-5,
+                                       err_msg=f"{backend} vs {reference_backend}: {key}")
+        for loss in ("d_loss", "g_loss"):
+            assert results[backend]["one_step"][loss] == pytest.approx(results[reference_backend]["one_step"][loss],
+                                                                       rel=1e-4)
