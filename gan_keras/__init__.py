@@ -9,7 +9,9 @@
 - `gan_keras.training`: `TrainConfig` and `train`, the engine of ``python -m gan_keras train``
 - `gan_keras.vae`: the `VAE` (notebook 06); `gan_keras.latent`: interpolation (notebooks 04, 06)
 - `gan_keras.evaluation`: the shipped evaluator and the metrics (notebook 07)
-- `gan_keras.toy`, `gan_keras.classic`: 2-D toy data (notebooks 02, 05); a PCA-Gaussian model (notebook 01)
+- `gan_keras.toy`, `gan_keras.classic`: 2-D toy data and `train_ring_gan` (notebooks 02, 05); a PCA-Gaussian model (notebook 01)
+- `gan_keras.recipes`: `train_dcgan_and_vae`, the DCGAN + VAE pair of notebooks 06 and 07
+- `gan_keras.autodiff`: gradients on TensorFlow, JAX and PyTorch, in one place (notebook 09)
 
 The names below are imported on first use, so that ``python -m gan_keras``
 can check its arguments before TensorFlow is loaded.

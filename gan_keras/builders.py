@@ -118,7 +118,9 @@ def _dropout(rate: float) -> layers.Dropout:
     come from its `SeedGenerator` on every backend, whose state a backup
     saves; without one, the PyTorch backend draws them from torch's global
     generator, and a resumed run would not replay them."""
-    return layers.Dropout(rate, seed=random.randint(1, 10**9))
+    # Keras draws a layer's default seed the same way, and only for rate > 0:
+    # the same draws keep runs seeded before this change reproducible.
+    return layers.Dropout(rate, seed=random.randint(1, int(1e9)) if rate > 0 else None)
 
 
 def build_discriminator(

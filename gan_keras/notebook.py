@@ -17,19 +17,23 @@ def quick_mode() -> bool:
 
 
 def describe_machine() -> dict:
-    """Print and return the TensorFlow/Keras versions, the backend and any GPU."""
-    import keras
-    import tensorflow as tf
+    """Print and return the Keras version, the backend (and its version) and any GPU."""
+    import importlib
 
-    gpus = [device.name for device in tf.config.list_physical_devices("GPU")]
+    import keras
+
+    from gan_keras.distribute import available_gpus
+
+    backend = keras.backend.backend()
+    gpus = available_gpus()
     info = {
-        "tensorflow": tf.__version__,
         "keras": keras.__version__,
-        "backend": keras.backend.backend(),
+        "backend": backend,
+        "backend_version": importlib.import_module(backend).__version__,
         "gpus": gpus,
         "quick_mode": quick_mode(),
     }
-    print(f"TensorFlow {info['tensorflow']}, Keras {info['keras']}, backend {info['backend']}")
+    print(f"Keras {info['keras']} on the {backend} backend ({backend} {info['backend_version']})")
     print(f"GPU: {', '.join(gpus)}" if gpus else "GPU: none (training runs on the CPU; the defaults are sized for that)")
     if info["quick_mode"]:
         print(f"{QUICK_ENV}=1: quick mode, tiny settings (the results will not look like much)")

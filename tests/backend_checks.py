@@ -178,8 +178,10 @@ def cli_train_and_sample():
                          "--batch-size", "32", "--epochs", "2", "--evaluate-every", "1", "--out", str(out)])
     sample_status = main(["sample", "--backend", BACKEND, "--generator", str(out / "generator.keras"), "--n", "4",
                           "--out", str(OUT_DIR / "samples.npy")])
+    evaluate_status = main(["evaluate", "--backend", BACKEND, "--generator", str(out / "generator.keras"),
+                            "--n", "100", "--json"])
     record = json.loads((out / "history.json").read_text())
-    return {"train_status": train_status, "sample_status": sample_status,
+    return {"train_status": train_status, "sample_status": sample_status, "evaluate_status": evaluate_status,
             "backend": record["versions"]["backend"], "frames": len(list((out / "samples").glob("*.png"))),
             "samples_shape": list(np.load(OUT_DIR / "samples.npy").shape)}
 

@@ -119,9 +119,9 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(checks):
         assert resume["max_difference"] == 0.0
 
 
-def test_cli_trains_and_samples(checks):
+def test_cli_trains_samples_and_evaluates(checks):
     cli = checks["cli"]
-    assert cli["train_status"] == 0 and cli["sample_status"] == 0
+    assert cli["train_status"] == 0 and cli["sample_status"] == 0 and cli["evaluate_status"] == 0
     assert cli["backend"] == checks["backend"] and cli["frames"] == 2
     assert cli["samples_shape"] == [4, 28, 28, 1]
 

@@ -1,33 +1,45 @@
-"""The classic mode-collapse picture: eight Gaussians on a ring."""
+"""The classic mode-collapse picture: eight Gaussians on a ring, over several seeds.
 
-import keras
-import tensorflow as tf
+One seed proves little: a GAN's outcome depends on it, and on the library and
+TensorFlow version (minimax covered 1 to 8 modes over seeds 0-9, and on
+some seeds it beat WGAN-GP). So both losses are trained with
+`gan_keras.toy.train_ring_gan`, the recipe of notebooks 02 and 05, on eight
+seeds, and the test asserts on the means.
 
-from gan_keras import GAN, build_discriminator, build_generator
-from gan_keras.toy import count_modes, ring_centres, ring_of_gaussians
+Measured on the 2-core CPU test machine over seeds 0-7 (15 epochs each),
+with two states of the library while it was being reworked:
+- modes covered: minimax 4, 5, 1, 5, 6, 7, 7, 5 (mean 5.0) and WGAN-GP
+  7, 8, 8, 7, 8, 7, 6, 6 (mean 7.1); later minimax 5, 7, 6, 7, 4, 6, 2, 5
+  (mean 5.25) and WGAN-GP 6, 6, 8, 8, 7, 5, 8, 8 (mean 7.0);
+- share of samples within 0.25 of a mode: minimax 0.19 and 0.21 on
+  average, WGAN-GP 0.38 and 0.37.
+The whole test took 3.5 minutes there, sharing the two cores with other work.
+"""
 
-SEED = 2  # across seeds 0, 1, 2 this budget gave minimax 4, 7, 3 modes and WGAN-GP 5, 8, 8
+import numpy as np
+import pytest
 
+from gan_keras.toy import train_ring_gan
 
-def _modes_after_training(loss: str) -> int:
-    keras.utils.set_random_seed(SEED)
-    data = ring_of_gaussians(8192, std=0.02, seed=SEED)
-    gan = GAN(
-        build_generator(2, (2,), kind="mlp", hidden_units=(256, 256), output_activation=None),
-        build_discriminator((2,), kind="mlp", hidden_units=(256, 256), dropout=0.0),
-        seed=SEED,
-    )
-    wgan = loss == "wgan_gp"
-    def optimizer():
-        return keras.optimizers.Adam(2e-3, beta_1=0.5, beta_2=0.9 if wgan else 0.999)
-    # WGAN-GP's toy-data recipe: 5 critic steps per G step, lambda = 0.1.
-    gan.compile(optimizer(), optimizer(), loss=loss, d_steps=5 if wgan else 1, gradient_penalty_weight=0.1)
-    dataset = tf.data.Dataset.from_tensor_slices(data).shuffle(8192, seed=SEED).batch(256, drop_remainder=True)
-    gan.fit(dataset, epochs=15, verbose=0)
-    return count_modes(gan.generate(2000, seed=1), ring_centres())["modes_covered"]
+SEEDS = tuple(range(8))
+EPOCHS = 15
 
 
-def test_wgan_gp_covers_more_modes_than_the_minimax_gan():
-    minimax, wgan_gp = _modes_after_training("minimax"), _modes_after_training("wgan_gp")
-    assert wgan_gp > minimax
-    assert wgan_gp >= 7 and minimax <= 5
+def _runs(loss: str) -> tuple[list[int], list[float]]:
+    runs = [train_ring_gan(loss, epochs=EPOCHS, seed=seed) for seed in SEEDS]
+    return [run.modes_covered for run in runs], [run.modes["high_quality_share"] for run in runs]
+
+
+@pytest.mark.slow
+def test_wgan_gp_covers_more_modes_than_the_minimax_gan_on_average():
+    minimax_modes, minimax_on_modes = _runs("minimax")
+    wgan_modes, wgan_on_modes = _runs("wgan_gp")
+    summary = (f"seeds {SEEDS}: modes minimax {minimax_modes}, WGAN-GP {wgan_modes}; share on a mode "
+               f"minimax {np.round(minimax_on_modes, 2).tolist()}, WGAN-GP {np.round(wgan_on_modes, 2).tolist()}")
+    print(summary)
+    # The measured gaps of the means were 1.75 to 2.1 modes and 0.16 to 0.18 of
+    # the samples: these margins leave room for another machine's rounding
+    # (a single seed can flip), yet fail if WGAN-GP stops helping.
+    assert np.mean(wgan_modes) >= np.mean(minimax_modes) + 1.0, summary
+    assert np.mean(wgan_modes) >= 6.5, summary
+    assert np.mean(wgan_on_modes) >= np.mean(minimax_on_modes) + 0.08, summary

@@ -1,10 +1,19 @@
-"""Static checks of the committed notebooks (nbmake executes them separately)."""
+"""Static checks of the committed notebooks (nbmake executes them separately),
+and of the Setup cell's install branch, which nbmake never reaches (the
+package is installed there)."""
 
 import ast
+import importlib
+import importlib.util
 import inspect
 import json
+import os
 import pkgutil
-import importlib
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +81,103 @@ def test_notebook_does_not_redefine_library_code(path):
         for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
                 assert node.name not in library, f"{path.name} defines its own {node.name}; import it from gan_keras"
+
+
+# ------------------------------------------------------------------ Setup cell
+# The Setup cell runs before gan_keras can be imported, so its install code
+# cannot live in the package: it is copied into every notebook, identically.
+_REAL_RUN = subprocess.run
+
+
+def _setup_cell(path):
+    setups = [_source(cell) for cell in _cells(path, "code") if _source(cell).startswith("# Setup")]
+    assert len(setups) == 1, f"{path.name} has {len(setups)} Setup cells"
+    return setups[0]
+
+
+def _install_code(path):
+    """The part of the Setup cell before ``import gan_keras``."""
+    code, found, _ = _setup_cell(path).partition("\nimport gan_keras\n")
+    assert found, f"{path.name}: the Setup cell does not import gan_keras"
+    return code
+
+
+def test_every_setup_cell_has_the_same_install_code():
+    codes = {path.name: _install_code(path) for path in NOTEBOOKS}
+    assert len(set(codes.values())) == 1, f"the install code differs between {sorted(codes)}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_reads_quick_mode_from_the_library(path):
+    assert "QUICK = quick_mode()" in _setup_cell(path)
+    reads_the_variable = re.compile(r"(environ|getenv)\S*\(?[\"']GAN_KERAS_QUICK")
+    for cell in _cells(path, "code"):
+        assert not reads_the_variable.search(_source(cell)), f"{path.name} reads GAN_KERAS_QUICK itself"
+
+
+class _Recorder:
+    """Stands in for subprocess.run / check_call: records the command, runs nothing."""
+
+    def __init__(self):
+        self.commands = []
+
+    def __call__(self, command, *args, **kwargs):
+        self.commands.append(list(command))
+        return subprocess.CompletedProcess(command, 0)
+
+
+def _run_install_branch(monkeypatch, cwd, pip_source=None):
+    """Execute the Setup cell's install code as if gan_keras were missing; return the commands it ran."""
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name, *args, **kwargs):
+        return None if name == "gan_keras" else real_find_spec(name, *args, **kwargs)
+
+    recorder = _Recorder()
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    monkeypatch.setattr(subprocess, "run", recorder)
+    monkeypatch.setattr(subprocess, "check_call", recorder)
+    if pip_source is None:
+        monkeypatch.delenv("GAN_KERAS_PIP", raising=False)
+    else:
+        monkeypatch.setenv("GAN_KERAS_PIP", pip_source)
+    monkeypatch.chdir(cwd)
+    exec(compile(_install_code(NOTEBOOKS[0]), "<Setup cell>", "exec"), {"__name__": "setup_cell"})
+    return recorder.commands
+
+
+def test_setup_cell_installs_what_gan_keras_pip_names(monkeypatch):
+    url = "git+https://example.org/gan_keras.git"
+    commands = _run_install_branch(monkeypatch, REPO_ROOT / "notebooks", pip_source=url)
+    assert len(commands) == 1
+    assert commands[0][:4] == [sys.executable, "-m", "pip", "install"] and commands[0][-1] == url
+
+
+def test_setup_cell_installs_the_clone_it_sits_in_and_pip_accepts_it(monkeypatch, tmp_path):
+    commands = _run_install_branch(monkeypatch, REPO_ROOT / "notebooks")
+    assert len(commands) == 1 and Path(commands[0][-1]) == REPO_ROOT
+    monkeypatch.undo()
+    # Run that very command into a scratch folder: pip must accept the path
+    # and the wheel must carry the package and its data. (With pip's build
+    # isolation, as on Colab: the venv's own setuptools may be too old for
+    # pyproject.toml's `license = "MIT"`, which needs setuptools >= 77.)
+    target = tmp_path / "site"
+    build_folder = REPO_ROOT / "build"  # setuptools builds in the tree; remove it if this test made it
+    had_build_folder = build_folder.exists()
+    try:
+        _REAL_RUN(commands[0] + ["--no-deps", "--target", str(target)], check=True, timeout=120,
+                  env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    finally:
+        if not had_build_folder:
+            shutil.rmtree(build_folder, ignore_errors=True)
+    assert (target / "gan_keras" / "__init__.py").is_file()
+    assert (target / "gan_keras" / "data_files" / "mnist_5k.npz").is_file()
+
+
+def test_setup_cell_says_what_to_do_when_no_copy_is_found(monkeypatch, tmp_path):
+    if Path("/content/gan_keras/pyproject.toml").is_file():
+        pytest.skip("this machine has a clone in /content/gan_keras")
+    (tmp_path / "notebooks").mkdir()
+    with pytest.raises(ModuleNotFoundError) as error:
+        _run_install_branch(monkeypatch, tmp_path / "notebooks")
+    assert "/content/gan_keras" in str(error.value) and "GAN_KERAS_PIP" in str(error.value)
