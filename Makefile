@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 BACKENDS_STAMP := $(VENV)/.installed-backends
 DEMO_SECONDS ?= 300
 
-.PHONY: setup setup-backends demo test benchmark clean
+.PHONY: setup setup-backends demo test test-slow benchmark clean
 
 setup: $(STAMP)
 setup-backends: $(BACKENDS_STAMP)
@@ -29,8 +29,13 @@ demo: setup
 	$(BIN)/python -m gan_keras train --dataset mnist --source bundled --max-seconds $(DEMO_SECONDS) --epochs 1000 --sample-every 5 \
 		--out runs/demo-$$(date +%Y%m%d-%H%M%S)
 
+# Tests marked slow (long measurements, e.g. mode collapse over 8 seeds) run with `make test-slow`,
+# so that `make test` stays under 15 minutes on a 2-core machine, install included.
 test: setup-backends
-	GAN_KERAS_QUICK=1 GAN_KERAS_REQUIRE_BACKENDS=1 $(BIN)/python -m pytest --nbmake tests notebooks
+	GAN_KERAS_QUICK=1 GAN_KERAS_REQUIRE_BACKENDS=1 $(BIN)/python -m pytest --nbmake tests notebooks -m "not slow"
+
+test-slow: setup-backends
+	$(BIN)/python -m pytest tests -m slow
 
 benchmark: setup
 	$(BIN)/python benchmarks/throughput.py

@@ -14,8 +14,12 @@ way:
   variables. TensorFlow records the forward pass on a `tf.GradientTape`;
   PyTorch builds its autograd graph and `torch.autograd.grad` walks it back;
   JAX differentiates a *pure function* of the weights with `jax.vjp`.
-- `input_gradients(fn, inputs)`: the gradient of ``sum(fn(inputs))`` with
-  respect to the inputs, differentiable again (WGAN-GP's penalty).
+- `forward_with_pullback(fn, variables)`: run ``fn`` once, recorded, and
+  pull a gradient on its outputs back to `variables` later (the GAN's
+  generator pass, shared by the D and the G update).
+- `value_and_input_gradients(fn, inputs)` and `input_gradients`: gradients
+  with respect to a tensor (how each generated pixel should change to fool
+  D; WGAN-GP's penalty, differentiable again).
 - `stateless_train_step(model, state, step_fn)`: JAX only. Keras gives a JAX
   ``train_step`` the model's state as arrays and expects the new state back,
   because a jitted JAX function cannot change anything in place. Running the
@@ -74,11 +78,7 @@ def _tensorflow_gradients(loss_fn, variable_groups):
     # Persistent: one recorded forward pass, one gradient per loss.
     with tf.GradientTape(persistent=True) as tape:
         losses, aux = loss_fn()
-    gradients = []
-    for loss, group in zip(losses, variable_groups):
-        grads = tape.gradient(loss, list(group))
-        # A weight the loss does not depend on gets a zero gradient, as on JAX and PyTorch.
-        gradients.append([tf.zeros_like(v) if g is None else g for v, g in zip(group, grads)])
+    gradients = [_zeros_for_none(group, tape.gradient(loss, list(group))) for loss, group in zip(losses, variable_groups)]
     del tape
     return losses, aux, gradients
 
@@ -92,45 +92,143 @@ def _torch_gradients(loss_fn, variable_groups):
         tensors = [variable.value for variable in group]
         # Keep the graph until the last loss has been walked back.
         keep = index < len(losses) - 1
-        grads = torch.autograd.grad(loss, tensors, retain_graph=keep, allow_unused=True)
-        # A weight the loss does not depend on gets a zero gradient, as on JAX.
-        gradients.append([torch.zeros_like(t) if g is None else g for t, g in zip(tensors, grads)])
+        gradients.append(_zeros_for_none(tensors, torch.autograd.grad(loss, tensors, retain_graph=keep,
+                                                                      allow_unused=True)))
     return losses, aux, gradients
+
+
+def _pure_function(fn, variable_groups):
+    """`fn` as a pure function of the values of `variable_groups`, for JAX.
+
+    Returns:
+        ``(pure, current, assign_updates)``: ``pure(values) -> (outputs,
+        (aux, updates))``, the groups' current values, and a function that
+        records the `updates` (batch statistics, seed generators: everything
+        else `fn` changed) in the enclosing scope.
+    """
+    outer = keras.src.backend.common.stateless_scope.get_stateless_scope()
+    if outer is None or not hasattr(outer, "tracked_variables"):
+        raise RuntimeError("on JAX, gradients are taken inside `stateless_train_step` or `run_in_state`")
+    differentiated_ids = {id(variable) for group in variable_groups for variable in group}
+    others = [variable for variable in outer.tracked_variables if id(variable) not in differentiated_ids]
+
+    def pure(group_values):
+        mapping = [(variable, outer.get_current_value(variable)) for variable in others]
+        for group, values in zip(variable_groups, group_values):
+            mapping += list(zip(group, values))
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            outputs, aux = fn()
+        return outputs, (aux, [scope.get_current_value(variable) for variable in others])
+
+    def assign_updates(updated):
+        for variable, value in zip(others, updated):
+            variable.assign(value)
+
+    current = [[outer.get_current_value(variable) for variable in group] for group in variable_groups]
+    return pure, current, assign_updates
 
 
 def _jax_gradients(loss_fn, variable_groups):
     import jax
 
-    outer = keras.src.backend.common.stateless_scope.get_stateless_scope()
-    if outer is None:
-        raise RuntimeError("on JAX, gradients are taken inside `stateless_train_step`")
-    differentiated = [variable for group in variable_groups for variable in group]
-    differentiated_ids = {id(variable) for variable in differentiated}
-    # Everything else the step may change while computing the loss (batch
-    # statistics, seed generators) comes back as an output of the pure function.
-    others = [variable for variable in outer.tracked_variables if id(variable) not in differentiated_ids]
-
-    def pure_loss(group_values):
-        mapping = [(variable, outer.get_current_value(variable)) for variable in others]
-        for group, values in zip(variable_groups, group_values):
-            mapping += list(zip(group, values))
-        with keras.StatelessScope(state_mapping=mapping) as scope:
-            losses, aux = loss_fn()
-        updated = [scope.get_current_value(variable) for variable in others]
-        return tuple(losses), (aux, updated)
-
-    current = [[outer.get_current_value(variable) for variable in group] for group in variable_groups]
-    losses, pullback, (aux, updated) = jax.vjp(pure_loss, current, has_aux=True)
+    pure, current, assign_updates = _pure_function(lambda: _as_tuple(loss_fn()), variable_groups)
+    losses, pullback, (aux, updated) = jax.vjp(pure, current, has_aux=True)
+    assign_updates(updated)
     gradients = []
     for index in range(len(losses)):
-        # Pull back a one-hot cotangent: d losses[index] / d all weights.
+        # Pull back a one-hot cotangent: d losses[index] / d all weights (XLA
+        # drops the parts of the result that are not used).
         cotangent = tuple(jax.numpy.ones_like(loss) if i == index else jax.numpy.zeros_like(loss)
                           for i, loss in enumerate(losses))
         (all_groups,) = pullback(cotangent)
         gradients.append(all_groups[index])
-    for variable, value in zip(others, updated):
-        variable.assign(value)
     return losses, aux, gradients
+
+
+def _as_tuple(result):
+    losses, aux = result
+    return tuple(losses), aux
+
+
+def forward_with_pullback(fn: Callable, variables: Sequence) -> tuple:
+    """Run ``fn()`` once, recorded, and return a function that later pulls a
+    gradient with respect to its outputs back to `variables`.
+
+    The two halves of reverse-mode differentiation, apart: `GAN.gan_step`
+    generates one batch, updates D on it, and only then asks how G's weights
+    should move, by pulling D's verdict back through the recorded pass.
+
+    Args:
+        fn: a function of no arguments returning ``(outputs, aux)``.
+        variables: the `keras.Variable` list to differentiate with respect to.
+
+    Returns:
+        ``(outputs, aux, pull_back)``, where ``pull_back(output_gradients)``
+        returns the gradients of ``sum(outputs * output_gradients)``.
+    """
+    name = backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:  # records only while fn() runs
+            outputs, aux = fn()
+        return outputs, aux, lambda output_gradients: _zeros_for_none(
+            variables, tape.gradient(outputs, list(variables), output_gradients=output_gradients))
+    if name == "torch":
+        import torch
+
+        outputs, aux = fn()
+        tensors = [variable.value for variable in variables]
+        return outputs, aux, lambda output_gradients: _zeros_for_none(
+            tensors, torch.autograd.grad(outputs, tensors, grad_outputs=output_gradients, allow_unused=True))
+    if name == "jax":
+        import jax
+
+        pure, current, assign_updates = _pure_function(fn, [variables])
+        outputs, pullback, (aux, updated) = jax.vjp(pure, current, has_aux=True)
+        assign_updates(updated)
+        return outputs, aux, lambda output_gradients: pullback(output_gradients)[0][0]
+    raise RuntimeError(f"gan_keras trains on the backends {list(BACKENDS)}; KERAS_BACKEND is {name!r}")
+
+
+def value_and_input_gradients(fn: Callable, inputs, differentiable: bool = False) -> tuple:
+    """Run ``fn(inputs)`` and differentiate its loss with respect to `inputs`.
+
+    Args:
+        fn: a function of one tensor returning ``(loss, aux)``.
+        inputs: the tensor to differentiate at (a constant).
+        differentiable: keep the gradient itself differentiable, for a loss
+            that depends on it (WGAN-GP's penalty).
+
+    Returns:
+        ``(loss, aux, gradient)``, the gradient shaped like `inputs`.
+    """
+    name = backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            loss, aux = fn(inputs)
+        # A loss that ignores the inputs has a zero gradient (TensorFlow says None).
+        (gradient,) = _zeros_for_none([inputs], [tape.gradient(loss, inputs)])
+        return loss, aux, gradient
+    if name == "jax":
+        import jax
+
+        (loss, aux), gradient = jax.value_and_grad(fn, has_aux=True)(inputs)
+        return loss, aux, gradient
+    if name == "torch":
+        import torch
+
+        inputs = inputs.detach().requires_grad_(True)
+        loss, aux = fn(inputs)
+        if not loss.requires_grad:  # a loss that ignores the inputs (and everything else)
+            return loss, aux, torch.zeros_like(inputs)
+        (gradient,) = _zeros_for_none([inputs], torch.autograd.grad(loss, inputs, create_graph=differentiable,
+                                                                     allow_unused=True))
+        return loss, aux, gradient
+    raise RuntimeError(f"gan_keras trains on the backends {list(BACKENDS)}; KERAS_BACKEND is {name!r}")
 
 
 def input_gradients(fn: Callable, inputs):
@@ -144,36 +242,35 @@ def input_gradients(fn: Callable, inputs):
     Returns:
         A tensor shaped like `inputs`.
     """
-    name = backend()
-    if name == "tensorflow":
-        import tensorflow as tf
+    _, _, gradient = value_and_input_gradients(lambda x: (keras.ops.sum(fn(x)), None), inputs, differentiable=True)
+    return gradient
 
-        with tf.GradientTape() as tape:
-            tape.watch(inputs)
-            outputs = fn(inputs)
-        return tape.gradient(outputs, inputs)
-    if name == "jax":
-        import jax
 
-        return jax.grad(lambda x: keras.ops.sum(fn(x)))(inputs)
-    if name == "torch":
-        import torch
-
-        inputs = inputs.detach().requires_grad_(True)
-        outputs = fn(inputs)
-        # create_graph: the penalty is itself differentiated for D's update.
-        (gradients,) = torch.autograd.grad(outputs.sum(), inputs, create_graph=True)
-        return gradients
-    raise RuntimeError(f"gan_keras trains on the backends {list(BACKENDS)}; KERAS_BACKEND is {name!r}")
+def _zeros_for_none(variables, gradients) -> list:
+    # A weight the loss does not depend on gets a zero gradient, as on JAX.
+    return [keras.ops.zeros_like(variable) if gradient is None else gradient
+            for variable, gradient in zip(variables, gradients)]
 
 
 def apply_update(optimizer: keras.optimizers.Optimizer, gradients, variables) -> None:
-    """One optimizer step (outside any autograd recording on PyTorch)."""
-    if backend() == "torch":
+    """One optimizer step: ``optimizer.apply`` on TensorFlow and PyTorch
+    (outside autograd's recording), ``optimizer.stateless_apply`` on JAX,
+    whose results are recorded in the enclosing scope (a `LossScaleOptimizer`
+    decides there, without side effects, whether to skip a non-finite step)."""
+    name = backend()
+    if name == "torch":
         import torch
 
         with torch.no_grad():
             optimizer.apply(gradients, variables)
+    elif name == "jax":
+        scope = keras.src.backend.common.stateless_scope.get_stateless_scope()
+        new_weights, new_state = optimizer.stateless_apply(
+            [scope.get_current_value(variable) for variable in optimizer.variables], gradients,
+            [scope.get_current_value(variable) for variable in variables],
+        )
+        for variable, value in zip(list(variables) + list(optimizer.variables), list(new_weights) + list(new_state)):
+            variable.assign(value)
     else:
         optimizer.apply(gradients, variables)
 

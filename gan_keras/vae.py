@@ -29,6 +29,7 @@ from gan_keras._saving import RandomStateMixin
 from gan_keras._validation import check_non_negative_float, check_positive_int
 from gan_keras.builders import _check_image_shape, _dcgan_plan
 from gan_keras.data import checked_fit_arguments
+from gan_keras.gan import call_in_batches
 from gan_keras.losses import global_batch_mean
 from gan_keras.autodiff import apply_update, losses_and_gradients, stateless_train_step
 from gan_keras.mixed_precision import uses_float16, with_loss_scaling
@@ -204,15 +205,15 @@ class VAE(RandomStateMixin, keras.Model):
     # ------------------------------------------------------------ using it
     def encode(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """The mean code ``mu(x)`` of each image, ``[n, latent_dim]``."""
-        z_mean, _ = self.encoder.predict(np.asarray(images, np.float32), batch_size=batch_size, verbose=0)
-        return np.asarray(z_mean)
+        z_mean, _ = call_in_batches(self.encoder, np.asarray(images, np.float32), batch_size)
+        return z_mean
 
     def decode(self, codes: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Images in [-1, 1] (the decoder's mean) for codes ``[n, latent_dim]``."""
         codes = np.asarray(codes, np.float32)
         if codes.ndim != 2 or codes.shape[1] != self.latent_dim:
             raise ValueError(f"`codes` must have shape [n, {self.latent_dim}], got {codes.shape}")
-        return np.asarray(self.generator.predict(codes, batch_size=batch_size, verbose=0), np.float32)
+        return call_in_batches(self.generator, codes, batch_size)
 
     def generate(self, n: int, seed: int | None = None, batch_size: int = 256) -> np.ndarray:
         """Decode `n` codes drawn from the prior N(0, I); a `seed` makes it repeatable."""

@@ -14,8 +14,25 @@ import sys
 from pathlib import Path
 
 BACKEND, STEP_FILE, OUT_DIR = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+
+
+def hide_tensorflow() -> None:
+    """Make TensorFlow look uninstalled: a `tensorflow` package placed first
+    on the path whose import fails as a missing module's does. (None in
+    sys.modules would block it too, but Keras would then see the name in
+    sys.modules and think TensorFlow was loaded.)"""
+    import tempfile
+
+    shadow = Path(tempfile.mkdtemp()) / "tensorflow"
+    shadow.mkdir()
+    (shadow / "__init__.py").write_text(
+        'raise ModuleNotFoundError("No module named \'tensorflow\' (hidden by tests/backend_checks.py)", '
+        'name="tensorflow")\n')
+    sys.path.insert(0, str(shadow.parent))
+
+
 if "--block-tensorflow" in sys.argv:
-    sys.modules["tensorflow"] = None  # any `import tensorflow` now raises ImportError
+    hide_tensorflow()
 os.environ["KERAS_BACKEND"] = BACKEND
 os.environ["GAN_KERAS_OFFLINE"] = "1"
 
@@ -123,6 +140,51 @@ def same_seed_same_samples(images):
             "moved": float(np.abs(samples[0]).mean())}
 
 
+def every_loss_trains(images):
+    """One epoch of each loss (WGAN-GP with 2 critic steps), and one under mixed precision."""
+    from gan_keras.losses import LOSSES
+    from gan_keras.mixed_precision import precision_policy
+
+    results = {}
+    for loss in sorted(LOSSES):
+        keras.utils.set_random_seed(0)
+        gan = GAN(build_generator(8, base_filters=4), build_discriminator(base_filters=4), seed=0)
+        gan.compile(loss=loss, d_steps=2 if loss == "wgan_gp" else 1)
+        before = gan.get_weights()
+        history = gan.fit(make_dataset(images[:64], batch_size=32, seed=0), epochs=1, verbose=0).history
+        unchanged = [weight.path for weight, changed in zip(gan.weights, weights_changed(before, gan.get_weights()))
+                     if not changed]
+        results[loss] = {"finite": bool(np.isfinite(history["d_loss"] + history["g_loss"]).all()),
+                         "unchanged": unchanged, "keys": sorted(history)}
+    with precision_policy("mixed_float16"):
+        keras.utils.set_random_seed(0)
+        mixed = GAN(build_generator(8, base_filters=4), build_discriminator(base_filters=4), seed=0)
+    mixed.compile()
+    history = mixed.fit(make_dataset(images[:64], batch_size=32, seed=0), epochs=1, verbose=0).history
+    results["mixed_precision"] = {
+        "finite": bool(np.isfinite(history["d_loss"] + history["g_loss"]).all()),
+        "loss_scaled": type(mixed.d_optimizer).__name__ == "LossScaleOptimizer",
+        "float16": mixed.generator.layers[1].compute_dtype == "float16"}
+    return results
+
+
+def vae_trains_and_round_trips(images):
+    from gan_keras.vae import VAE, build_decoder, build_encoder
+
+    keras.utils.set_random_seed(0)
+    vae = VAE(build_encoder(4, base_filters=8), build_decoder(4, base_filters=8), beta=2.0, seed=0)
+    vae.compile(keras.optimizers.Adam(2e-3))
+    dataset = make_dataset(images, batch_size=32, seed=0)
+    before = vae.evaluate(dataset, verbose=0, return_dict=True)["loss"]
+    vae.fit(dataset, epochs=8, verbose=0)
+    after = vae.evaluate(dataset, verbose=0, return_dict=True)["loss"]
+    path = OUT_DIR / "vae.keras"
+    vae.save(path)
+    reloaded = keras.models.load_model(path, safe_mode=True)
+    return {"loss_before": before, "loss_after": after,
+            "reload_difference": float(np.abs(reloaded.generate(4, seed=1) - vae.generate(4, seed=1)).max())}
+
+
 class Interrupt(Exception):
     pass
 
@@ -170,6 +232,22 @@ def one_step_from_saved_weights():
             "g_loss": float(keras.ops.convert_to_numpy(g_logs["g_loss"]))}
 
 
+def tensorflow_only_features_are_refused():
+    """TensorBoard and tf.distribute off TensorFlow: a clear error, not an ImportError."""
+    from gan_keras.distribute import get_strategy
+    from gan_keras.training import TrainConfig
+
+    messages = []
+    for attempt in (lambda: TrainConfig(tensorboard=True).validate(), lambda: TrainConfig(strategy="mirrored").validate(),
+                    lambda: get_strategy("mirrored")):
+        try:
+            attempt()
+            messages.append(None)
+        except ValueError as error:
+            messages.append(str(error))
+    return {"messages": messages}
+
+
 def cli_train_and_sample():
     from gan_keras.cli import main
 
@@ -187,17 +265,21 @@ def cli_train_and_sample():
 
 
 if __name__ == "__main__":
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
     images, labels = load_images("mnist", source="bundled", max_images=128)
     result = {
         "backend": keras.backend.backend(),
-        "tensorflow_loaded": bool(sys.modules.get("tensorflow")),
+        "tensorflow_loaded": sys.modules.get("tensorflow") is not None,
         "toy": learns_a_two_dimensional_gaussian(),
         "penalty": penalty_on_a_flat_critic(),
         "conditional": conditional_step(images, labels),
+        "losses": every_loss_trains(images),
+        "vae": vae_trains_and_round_trips(images),
         "repeatable": same_seed_same_samples(images),
         "resume": resume_equals_uninterrupted(),
         "one_step": one_step_from_saved_weights(),
         "cli": cli_train_and_sample(),
+        "tensorflow_only": tensorflow_only_features_are_refused(),
     }
-    result["tensorflow_loaded"] = result["tensorflow_loaded"] or bool(sys.modules.get("tensorflow"))
+    result["tensorflow_loaded"] = result["tensorflow_loaded"] or sys.modules.get("tensorflow") is not None
     print("RESULT " + json.dumps(result))

@@ -1,7 +1,7 @@
 """One GAN, three backends: the same checks on TensorFlow, JAX and PyTorch.
 
 Each backend runs tests/backend_checks.py in its own interpreter (Keras fixes
-its backend at import); JAX and PyTorch run with TensorFlow blocked, as on a
+its backend at import); JAX and PyTorch run with TensorFlow hidden, as on a
 machine that has none. A backend that is not installed is skipped, unless
 GAN_KERAS_REQUIRE_BACKENDS=1 (set by `make test`, which installs them).
 """
@@ -71,7 +71,7 @@ def checks(request, step_file, tmp_path_factory):
 
 def test_runs_on_the_backend_asked_for(checks):
     assert checks["backend"] in BACKENDS
-    # JAX and PyTorch ran with TensorFlow blocked: nothing of ours needed it.
+    # JAX and PyTorch ran with TensorFlow hidden: nothing of ours needed it.
     assert checks["tensorflow_loaded"] == (checks["backend"] == "tensorflow")
 
 
@@ -79,10 +79,11 @@ def test_a_tiny_gan_learns_a_two_dimensional_gaussian(checks):
     toy = checks["toy"]
     assert np.linalg.norm(np.subtract(toy["mean_before"], [2.0, -1.0])) > 1.0  # it did not start there
     # Moments over the last 8 epochs (measured over seeds 0-2 on TensorFlow and
-    # JAX: means within 0.14 of the target, spreads 0.83-1.4 times the real ones).
+    # JAX, and seed 0 on PyTorch: means within 0.14 of the target, spreads 0.83
+    # to 1.53 times the real ones: a GAN this small spreads its samples too wide).
     np.testing.assert_allclose(toy["mean"], [2.0, -1.0], atol=0.2)
     ratio = np.divide(toy["std"], [0.5, 0.3])
-    assert ((ratio > 0.6) & (ratio < 1.6)).all(), toy["std"]
+    assert ((ratio > 0.6) & (ratio < 1.8)).all(), toy["std"]
 
 
 def test_gradient_penalty_is_finite_and_falls_on_a_flat_critic(checks):
@@ -101,6 +102,27 @@ def test_conditional_step_trains_both_networks(checks):
     assert conditional["losses_finite"]
     assert all(conditional["d_changed"]) and all(conditional["g_changed"])
     assert conditional["sample_shape"] == [10, 28, 28, 1]
+
+
+def test_every_loss_and_mixed_precision_train(checks):
+    losses = checks["losses"]
+    mixed = losses.pop("mixed_precision")
+    assert sorted(losses) == ["hinge", "lsgan", "minimax", "non_saturating", "wgan_gp"]
+    for loss, result in losses.items():
+        assert result["finite"], loss
+        # Every weight moves, except perhaps D's output bias under the losses
+        # linear in the logits: in E f(G(z)) - E f(x) it cancels, and in the
+        # hinge loss too while every logit is inside the margin.
+        allowed = {"logit/bias"} if loss in ("wgan_gp", "hinge") else set()
+        assert set(result["unchanged"]) <= allowed, (loss, result["unchanged"])
+        assert ("d_real_accuracy" in result["keys"]) == (loss != "wgan_gp"), loss
+    assert mixed == {"finite": True, "loss_scaled": True, "float16": True}
+
+
+def test_vae_trains_and_round_trips(checks):
+    vae = checks["vae"]
+    assert vae["loss_after"] < 0.8 * vae["loss_before"]
+    assert vae["reload_difference"] < 1e-5
 
 
 def test_same_seed_gives_identical_samples(checks):
@@ -124,6 +146,15 @@ def test_cli_trains_samples_and_evaluates(checks):
     assert cli["train_status"] == 0 and cli["sample_status"] == 0 and cli["evaluate_status"] == 0
     assert cli["backend"] == checks["backend"] and cli["frames"] == 2
     assert cli["samples_shape"] == [4, 28, 28, 1]
+
+
+def test_tensorflow_only_features_give_a_clear_error_elsewhere(checks):
+    messages = checks["tensorflow_only"]["messages"]
+    if checks["backend"] == "tensorflow":
+        assert messages == [None, None, None]
+    else:
+        assert all(message and "needs the TensorFlow backend" in message and repr(checks["backend"]) in message
+                   for message in messages), messages
 
 
 def test_one_update_is_the_same_on_every_backend(step_file, tmp_path_factory):
