@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from gan_keras._validation import check_non_negative_float, check_positive_int
-from gan_keras.gan import _labels_for, _num_classes
+from gan_keras.gan import _labels_for, _num_classes, is_conditional
 from gan_keras.plotting import save_image_grid
 
 
@@ -83,7 +83,7 @@ class TrainingGIF(keras.callbacks.Callback):
         latent_dim = int(generator.inputs[0].shape[-1])
         noise = np.random.default_rng(self.seed).standard_normal((self.num_images, latent_dim))
         self._inputs = noise.astype(np.float32)
-        if len(generator.inputs) == 2:
+        if is_conditional(generator):
             num_classes = _num_classes(generator)
             self._inputs = [self._inputs, _labels_for(self.num_images, None, num_classes)]
             self._ncols = num_classes

@@ -144,6 +144,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
     import json
 
     from gan_keras.evaluation import FIGURES, conditional_accuracy, evaluate_generator
+    from gan_keras.gan import is_conditional
     from gan_keras.training import load_generator
 
     if args.n > 2500:
@@ -155,7 +156,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
             "the shipped evaluator judges 28x28x1 MNIST digits only"
         )
     result = evaluate_generator(generator, n=args.n, seed=args.seed)
-    if len(generator.inputs) == 2:
+    if is_conditional(generator):
         result["conditional_accuracy"] = conditional_accuracy(generator, seed=args.seed)
     if args.json:
         print(json.dumps(result, indent=2))

@@ -89,8 +89,8 @@ class GAN(RandomStateMixin, keras.Model):
                 f"`latent_dim` is {latent_dim} but the generator's noise input has size {inferred_latent_dim}"
             )
         self.latent_dim = latent_dim
-        self.conditional = len(generator.inputs) == 2
-        if self.conditional != (len(discriminator.inputs) == 2):
+        self.conditional = is_conditional(generator)
+        if self.conditional != is_conditional(discriminator):
             raise ValueError(
                 "`generator` and `discriminator` must both be conditional (built with "
                 "num_classes) or both unconditional; got "
@@ -478,7 +478,7 @@ def generate_images(
     noise_seed = seed if seed is not None else seed_generator
     noise = keras.random.normal((n, latent_dim), seed=noise_seed)
     inputs = noise
-    if len(generator.inputs) == 2:
+    if is_conditional(generator):
         inputs = [noise, _labels_for(n, labels, _num_classes(generator))]
     elif labels is not None:
         raise ValueError("`labels` were given but the generator is not conditional (built without num_classes)")
@@ -521,6 +521,12 @@ def _labels_for(n: int, labels, num_classes: int) -> np.ndarray:
     if labels.min() < 0 or labels.max() >= num_classes:
         raise ValueError(f"`labels` must be in [0, {num_classes - 1}], got values in [{labels.min()}, {labels.max()}]")
     return labels.astype(np.int32)
+
+
+def is_conditional(model: keras.Model) -> bool:
+    """Whether `model` (a generator or discriminator from the builders) takes
+    class labels as a second input (notebook 04)."""
+    return len(model.inputs) == 2
 
 
 def _ends_in_tanh(generator: keras.Model) -> bool:

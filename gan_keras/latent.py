@@ -14,6 +14,7 @@ import keras
 import numpy as np
 
 from gan_keras._validation import check_choice, check_positive_int
+from gan_keras.gan import is_conditional
 
 METHODS = ("linear", "slerp")
 
@@ -69,7 +70,7 @@ def interpolation_strip(
         ``[steps, height, width, channels]`` images.
     """
     codes = interpolate(start, end, steps, method)
-    if isinstance(decode, keras.Model) and len(decode.inputs) == 2:
+    if isinstance(decode, keras.Model) and is_conditional(decode):
         labels = np.broadcast_to(np.asarray(0 if labels is None else labels, np.int32), (steps,))
         return np.asarray(decode.predict([codes, labels], verbose=0))
     if isinstance(decode, keras.Model):

@@ -148,7 +148,9 @@ def conditional_accuracy(generator: keras.Model, per_class: int = 100, seed: int
     """
     from gan_keras.gan import generate_images
 
-    if len(generator.inputs) != 2:
+    from gan_keras.gan import is_conditional
+
+    if not is_conditional(generator):
         raise ValueError("`generator` must be conditional (built with num_classes) to score requested classes")
     per_class = check_positive_int("per_class", per_class)
     requested = np.repeat(np.arange(10), per_class)
