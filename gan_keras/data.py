@@ -218,8 +218,7 @@ def check_training_data(data, example_shape: tuple, bounded: bool = True, name: 
     """
     example_shape = tuple(int(side) for side in example_shape)
     wanted = f"[batch, {', '.join(str(side) for side in example_shape)}]"
-    batches = sys.modules.get("gan_keras.array_batches")
-    if batches is not None and isinstance(data, batches.ArrayBatches):
+    if is_array_batches(data):
         shape, dtype, values = (data.batch_size,) + data.images.shape[1:], data.images.dtype.name, data.images
     elif is_tf_dataset(data):
         spec = data.element_spec
@@ -255,10 +254,15 @@ def checked_fit_arguments(x, example_shape: tuple, fit_kwargs: dict, bounded: bo
     shuffles itself (`make_dataset` does), and Keras ignores `shuffle` for
     one but warns on every call unless it is False."""
     check_training_data(x, example_shape, bounded=bounded)
-    batches = sys.modules.get("gan_keras.array_batches")
-    if is_tf_dataset(x) or (batches is not None and isinstance(x, batches.ArrayBatches)):
+    if is_tf_dataset(x) or is_array_batches(x):
         fit_kwargs = {"shuffle": False, **fit_kwargs}
     return fit_kwargs
+
+
+def is_array_batches(data) -> bool:
+    """Whether `data` is `ArrayBatches` from `make_dataset` (without importing Keras)."""
+    batches = sys.modules.get("gan_keras.array_batches")
+    return batches is not None and isinstance(data, batches.ArrayBatches)
 
 
 def is_tf_dataset(data) -> bool:

@@ -33,7 +33,7 @@ from gan_keras._validation import check_choice, check_non_negative_float, check_
 from gan_keras.builders import build_discriminator, build_generator
 from gan_keras.callbacks import DivergenceGuard, EpochTimer, TimeBudget, TrainingBackup, TrainingGIF
 from gan_keras.data import DATASETS, SOURCES, load_images, make_dataset
-from gan_keras.distribute import STRATEGIES, get_strategy
+from gan_keras.distribute import STRATEGIES, available_gpus, get_strategy
 from gan_keras.gan import GAN
 from gan_keras.losses import LOSSES
 from gan_keras.mixed_precision import precision_policy
@@ -313,7 +313,7 @@ def train(
         images, labels if config.model == "cgan" else None, batch_size=config.batch_size, seed=config.seed
     )
     strategy = get_strategy(config.strategy)
-    if config.mixed_precision and verbose and not _has_gpu():
+    if config.mixed_precision and verbose and not available_gpus():
         print("note: mixed precision without a GPU: float16 is emulated on a CPU and slower than float32")
     with strategy.scope(), precision_policy("mixed_float16" if config.mixed_precision else "float32"):
         model = build_gan(config, image_shape=images.shape[1:])
@@ -384,12 +384,6 @@ def _callbacks(
         # The budget covers the whole run, time spent before an interruption included.
         callbacks.append(TimeBudget(max(config.max_seconds - backup.seconds_before, 0.0)))
     return callbacks + list(extra_callbacks or []) + [backup]
-
-
-def _has_gpu() -> bool:
-    from gan_keras.distribute import available_gpus
-
-    return bool(available_gpus())
 
 
 def final_evaluation(generator: keras.Model, config: TrainConfig, n: int = 2000) -> dict:
