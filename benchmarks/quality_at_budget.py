@@ -5,7 +5,7 @@ for `--seconds` each (stopping after the epoch in which the budget runs out):
 
   (a) the TensorFlow DCGAN tutorial's model and hand-written loop (baseline),
   (b) the keras.io "custom train_step" guide's GAN (baseline),
-  (c) gan_keras's default DCGAN (`gan_keras.training.TrainConfig()`),
+  (c) gan_keras's default (`gan_keras.training.TrainConfig()`),
 
 then scores 2,000 samples of each with the shipped evaluator and prints a
 table (images/s, epochs, classifier FID, classes covered, precision,
@@ -32,7 +32,7 @@ from gan_keras.training import TrainConfig, build_gan
 SAMPLES = 2000
 
 
-def run_tutorial(images, seconds, seed):
+def run_tutorial(images, seconds, seed, labels=None):
     keras.utils.set_random_seed(seed)
     loop = baselines.TutorialLoop(baselines.tutorial_dcgan_generator(), baselines.tutorial_dcgan_discriminator())
     dataset = make_dataset(images, batch_size=baselines.TUTORIAL_BATCH_SIZE, seed=seed)
@@ -45,7 +45,7 @@ def run_tutorial(images, seconds, seed):
     return samples, epochs, elapsed, baselines.TUTORIAL_BATCH_SIZE
 
 
-def run_keras_guide(images, seconds, seed):
+def run_keras_guide(images, seconds, seed, labels=None):
     keras.utils.set_random_seed(seed)
     gan = baselines.KerasGuideGAN(baselines.keras_guide_generator(), baselines.keras_guide_discriminator(), seed=seed)
     gan.compile()
@@ -58,11 +58,12 @@ def run_keras_guide(images, seconds, seed):
     return samples, len(history.history["d_loss"]), elapsed, baselines.KERAS_GUIDE_BATCH_SIZE
 
 
-def run_gan_keras(images, seconds, seed):
+def run_gan_keras(images, seconds, seed, labels=None):
     config = TrainConfig(seed=seed)
     keras.utils.set_random_seed(seed)
     gan = build_gan(config)
-    dataset = make_dataset(images, batch_size=config.batch_size, seed=seed)
+    # A conditional default (model="cgan") would train on the labels too.
+    dataset = make_dataset(images, labels if gan.conditional else None, batch_size=config.batch_size, seed=seed)
     start = time.perf_counter()
     history = gan.fit(dataset, epochs=100000, verbose=0, shuffle=False, callbacks=[TimeBudget(seconds)])
     elapsed = time.perf_counter() - start
@@ -84,12 +85,12 @@ def main() -> None:
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
 
-    images, _ = load_images("mnist", source="bundled")
+    images, labels = load_images("mnist", source="bundled")
     rows = {}
     for name, run in CONTENDERS.items():
         if args.only and name not in args.only:
             continue
-        samples, epochs, elapsed, batch_size = run(images, args.seconds, args.seed)
+        samples, epochs, elapsed, batch_size = run(images, args.seconds, args.seed, labels)
         result = evaluate_images(samples, seed=args.seed)
         rows[name] = {
             "images_per_second": epochs * (len(images) // batch_size) * batch_size / elapsed,

@@ -4,7 +4,8 @@
 - `gan_keras.builders`: `build_generator`, `build_discriminator` (notebooks 02, 03)
 - `gan_keras.gan`: the `GAN` model with its custom `train_step` (notebooks 02, 03)
 - `gan_keras.losses`: minimax, non-saturating, LSGAN and hinge losses (notebooks 02, 05)
-- `gan_keras.callbacks`: `TrainingGIF`, `TimeBudget` (notebook 03)
+- `gan_keras.callbacks`: `TrainingGIF`, `TimeBudget`, `LearningRateAnnealing` (notebook 03)
+- `gan_keras.averaging`: `WeightAverage`, the generator's moving average (notebook 03)
 - `gan_keras.plotting`: image grids and training curves
 - `gan_keras.training`: `TrainConfig` and `train`, the engine of ``python -m gan_keras train``
 - `gan_keras.vae`: the `VAE` (notebook 06); `gan_keras.latent`: interpolation (notebooks 04, 06)
@@ -36,6 +37,8 @@ _EXPORTS = {
     "make_dataset": "gan_keras.data",
     "TrainingGIF": "gan_keras.callbacks",
     "TimeBudget": "gan_keras.callbacks",
+    "LearningRateAnnealing": "gan_keras.callbacks",
+    "WeightAverage": "gan_keras.averaging",
     "TrainConfig": "gan_keras.training",
     "train": "gan_keras.training",
     "load_generator": "gan_keras.training",

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 
 from gan_keras._validation import check_non_negative_float, check_positive_int
+from gan_keras.averaging import sampling_generator
 from gan_keras.gan import _labels_for, _num_classes, is_conditional
 from gan_keras.plotting import save_image_grid
 
@@ -126,7 +127,8 @@ class TrainingGIF(keras.callbacks.Callback):
 
     def save_grid(self, epoch: int) -> Path:
         """Render the fixed latent vectors with the current generator to a PNG."""
-        images = keras.ops.convert_to_numpy(self.model.generator(self._inputs, training=False))
+        generator = sampling_generator(self.model)
+        images = keras.ops.convert_to_numpy(generator(self._inputs, training=False))
         path = self.out_dir / f"epoch_{epoch:03d}.png"
         save_image_grid(images, path, title=f"epoch {epoch}", ncols=self._ncols)
         if self._writer is not None:
@@ -173,6 +175,93 @@ class TimeBudget(keras.callbacks.Callback):
         if time.perf_counter() - self._start >= self.max_seconds:
             self.model.stop_training = True
             self.stopped_epoch = epoch + 1
+
+
+def annealing_factor(progress: float, fraction: float, final_factor: float = 0.0) -> float:
+    """The learning-rate multiplier at `progress` (0 = start, 1 = end of the
+    run): 1 until the last `fraction` of the run, then linear down to
+    `final_factor`, which it keeps from the end of the run on."""
+    if fraction <= 0:
+        return 1.0
+    start = 1.0 - fraction
+    if progress <= start:
+        return 1.0
+    done = min((progress - start) / fraction, 1.0)
+    return 1.0 + done * (final_factor - 1.0)
+
+
+class LearningRateAnnealing(keras.callbacks.Callback):
+    """Lower every optimizer's learning rate linearly over the end of the run.
+
+    Taught in `notebooks/03_dcgan_mnist.ipynb`. A GAN trained at a constant
+    learning rate keeps circling a solution; letting the steps shrink at the
+    end settles it. Unlike a step-count schedule, this one knows a *time*
+    budget: the run's progress is the larger of the elapsed share of
+    `max_seconds` and the finished share of `fit`'s epochs.
+
+    The rates are set before every batch on TensorFlow and PyTorch and
+    before every epoch on JAX (whose trainer holds the optimizer's state
+    outside its variables during an epoch).
+
+    Args:
+        fraction: the last share of the run over which the rates fall, in [0, 1].
+        max_seconds: the run's time budget (as given to `TimeBudget`), if any.
+        final_factor: the rates at the end, as a multiple of the starting ones.
+        seconds_before: time already spent before this `fit` (a resumed run).
+        clock: the time source (tests pass a fake one).
+    """
+
+    def __init__(self, fraction: float, max_seconds: float | None = None, final_factor: float = 0.0,
+                 seconds_before: float = 0.0, clock=time.perf_counter):
+        super().__init__()
+        self.fraction = check_non_negative_float("fraction", fraction, maximum=1.0)
+        self.max_seconds = None if max_seconds is None else check_non_negative_float("max_seconds", max_seconds)
+        self.final_factor = check_non_negative_float("final_factor", final_factor, maximum=1.0)
+        self.seconds_before = check_non_negative_float("seconds_before", seconds_before)
+        self.clock = clock
+        self.base_rates: list[float] | None = None
+        self._start = None
+        self._epoch = 0
+
+    def _optimizers(self) -> list:
+        pair = [getattr(self.model, name, None) for name in ("g_optimizer", "d_optimizer")]
+        return [optimizer for optimizer in pair if optimizer is not None] or [self.model.optimizer]
+
+    def on_train_begin(self, logs=None):
+        self._start = self.clock()
+        if self.base_rates is None:  # a second fit keeps the first one's starting rates
+            self.base_rates = [float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+                               for optimizer in self._optimizers()]
+
+    def progress(self, epoch: int, batch: int = 0) -> float:
+        """How far the run is, from 0 to 1 (or beyond, once a budget is spent)."""
+        shares = []
+        epochs, steps = self.params.get("epochs"), self.params.get("steps")
+        if epochs:
+            shares.append((epoch + (batch / steps if steps else 0.0)) / epochs)
+        if self.max_seconds is not None:
+            elapsed = self.seconds_before + self.clock() - self._start
+            shares.append(elapsed / self.max_seconds if self.max_seconds > 0 else 1.0)
+        return max(shares) if shares else 0.0
+
+    def set_rates(self, progress: float) -> float:
+        """Set the rates for `progress`; returns the factor applied."""
+        factor = annealing_factor(progress, self.fraction, self.final_factor)
+        for optimizer, rate in zip(self._optimizers(), self.base_rates):
+            optimizer.learning_rate = rate * factor
+        return factor
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        self.set_rates(self.progress(epoch))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if keras.backend.backend() != "jax":
+            self.set_rates(self.progress(self._epoch, batch))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate_factor"] = annealing_factor(self.progress(epoch + 1), self.fraction, self.final_factor)
 
 
 class EpochTimer(keras.callbacks.Callback):

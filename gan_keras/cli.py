@@ -105,7 +105,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--latent-dim", type=_positive_int, default=None)
     train.add_argument("--base-filters", type=_positive_int, default=None, help="DCGAN width")
     train.add_argument("--learning-rate", type=_positive_float, default=None,
-                       help="Adam learning rate (default 2e-4 for GANs, 1e-3 for the VAE)")
+                       help="Adam learning rate (default 1e-3; 1e-4 for wgan_gp)")
+    train.add_argument("--d-learning-rate", type=_positive_float, default=None,
+                       help="the discriminator's learning rate, if not --learning-rate (TTUR)")
+    train.add_argument("--beta-1", type=_non_negative_float, default=None, help="Adam's beta_1 for both networks")
+    train.add_argument("--beta-2", type=_non_negative_float, default=None,
+                       help="Adam's beta_2 for both networks (default 0.999; 0.9 for wgan_gp)")
+    train.add_argument("--dropout", type=_non_negative_float, default=None, help="the discriminator's dropout rate")
+    train.add_argument("--ema", type=_non_negative_float, default=None,
+                       help="sample a moving average of G's weights with this decay, e.g. 0.999 (0 = off)")
+    train.add_argument("--anneal", type=_non_negative_float, default=None,
+                       help="lower the learning rates linearly to 0 over this last share of the run (0 = off)")
     train.add_argument("--label-smoothing", type=_non_negative_float, default=None,
                        help="one-sided label smoothing of D's real target, e.g. 0.1 (at most 0.5)")
     train.add_argument("--max-images", type=_positive_int, default=None, help="train on the first N images only")
@@ -176,7 +186,8 @@ def run_train(args: argparse.Namespace) -> None:
     settings = {
         name: getattr(args, name)
         for name in ("dataset", "source", "data_dir", "model", "loss", "epochs", "max_seconds", "batch_size",
-                     "latent_dim", "base_filters", "learning_rate", "label_smoothing", "max_images", "sample_every", "seed",
+                     "latent_dim", "base_filters", "learning_rate", "d_learning_rate", "beta_1", "beta_2", "dropout", "ema",
+                     "anneal", "label_smoothing", "max_images", "sample_every", "seed",
                      "d_steps", "evaluate_every", "tensorboard", "mixed_precision", "strategy")
         if getattr(args, name) is not None
     }

@@ -28,6 +28,7 @@ from keras import ops
 
 from gan_keras._saving import RandomStateMixin
 from gan_keras._validation import check_non_negative_float, check_positive_int
+from gan_keras.averaging import WeightAverage
 from gan_keras.data import checked_fit_arguments
 from gan_keras.distribute import replica_random
 from gan_keras.losses import LOSSES, GANLoss, get_loss, global_batch_mean, gradient_penalty
@@ -105,6 +106,7 @@ class GAN(RandomStateMixin, keras.Model):
         # Share of real (fake) images D calls real (fake); see `_record`.
         self.real_accuracy_tracker = keras.metrics.Mean(name="d_real_accuracy")
         self.fake_accuracy_tracker = keras.metrics.Mean(name="d_fake_accuracy")
+        self.generator_ema = None  # a WeightAverage, with compile(ema=...)
         # Both sub-models are already built functional models.
         self.built = True
 
@@ -132,6 +134,7 @@ class GAN(RandomStateMixin, keras.Model):
         d_steps: int = 1,
         gradient_penalty_weight: float = 10.0,
         simultaneous: bool = False,
+        ema: float = 0.0,
         **kwargs,
     ) -> None:
         """Configure training.
@@ -154,6 +157,10 @@ class GAN(RandomStateMixin, keras.Model):
                 faster per image on a CPU (README, "Speed"). The default
                 (False) scores G with the freshly updated D, the order of
                 Goodfellow et al.'s algorithm.
+            ema: if > 0, also keep an exponential moving average of G's
+                weights with this decay (e.g. 0.999, with a warm-up; see
+                `gan_keras.averaging`), updated after every G step. Samples
+                (`generate`, `sampling_generator`) then come from the average.
             **kwargs: passed to `keras.Model.compile` (e.g. ``run_eagerly``,
                 ``jit_compile``, ``steps_per_execution``).
         """
@@ -177,6 +184,10 @@ class GAN(RandomStateMixin, keras.Model):
         self.d_steps = check_positive_int("d_steps", d_steps)
         self.simultaneous = bool(simultaneous)
         self.gradient_penalty_weight = check_non_negative_float("gradient_penalty_weight", gradient_penalty_weight)
+        ema = check_non_negative_float("ema", ema)
+        if ema >= 1:
+            raise ValueError(f"`ema` must be in [0, 1) (0 turns the average off), got {ema}")
+        self.generator_ema = WeightAverage(self.generator, ema, name="generator_ema") if ema > 0 else None
         # Build the optimizer slots now rather than on the first traced step.
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
@@ -291,7 +302,12 @@ class GAN(RandomStateMixin, keras.Model):
 
         _, g_loss, image_gradients = value_and_input_gradients(loss_of, ops.stop_gradient(fake_images))
         apply_update(self.g_optimizer, pull_back(image_gradients), self.generator.trainable_variables)
+        self._update_average()
         return g_loss
+
+    def _update_average(self):
+        if self.generator_ema is not None:
+            self.generator_ema.update(self.generator)
 
     def _simultaneous_step(self, real_images, labels):
         # Both gradients from one forward pass, taken before either update
@@ -308,6 +324,7 @@ class GAN(RandomStateMixin, keras.Model):
         (d_loss, g_loss, real_logits, fake_logits), = self._update(
             (self.discriminator, self.d_optimizer), (self.generator, self.g_optimizer), loss_fn=loss_fn
         )
+        self._update_average()
         return self._record(d_loss, g_loss, real_logits, fake_logits)
 
     def discriminator_loss(self, real_images, fake_images, labels=None):
@@ -399,9 +416,18 @@ class GAN(RandomStateMixin, keras.Model):
             A float32 NumPy array ``[n, height, width, channels]``.
         """
         return generate_images(
-            self.generator, n, labels=labels, seed=seed, batch_size=batch_size,
+            self.sampling_generator(), n, labels=labels, seed=seed, batch_size=batch_size,
             seed_generator=self.seed_generator,
         )
+
+    def sampling_generator(self) -> keras.Model:
+        """The generator to draw samples from: G itself or, when compiled
+        with ``ema``, a copy of G holding the moving average of its weights."""
+        if self.generator_ema is None:
+            return self.generator
+        # A fresh copy each time: kept as an attribute, Keras would track it
+        # as part of the GAN (and save and train-step it).
+        return self.generator_ema.copy_to(keras.models.clone_model(self.generator))
 
     # ------------------------------------------------------------ serialization
     def get_config(self) -> dict:
@@ -427,6 +453,7 @@ class GAN(RandomStateMixin, keras.Model):
             "d_steps": self.d_steps,
             "gradient_penalty_weight": self.gradient_penalty_weight,
             "simultaneous": self.simultaneous,
+            "ema": self.generator_ema.decay if self.generator_ema is not None else 0.0,
         }
 
     def compile_from_config(self, config: dict) -> None:

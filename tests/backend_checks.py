@@ -202,8 +202,9 @@ class InterruptAt(keras.callbacks.Callback):
 def resume_equals_uninterrupted():
     from gan_keras.training import TrainConfig, train
 
+    # With the generator's moving average and annealing: both are state a resumed run must restore.
     config = TrainConfig(source="bundled", max_images=128, batch_size=32, epochs=3, base_filters=8, latent_dim=8,
-                         evaluate_every=0, seed=4)
+                         evaluate_every=0, seed=4, ema=0.9, anneal=0.5)
     straight = train(config, OUT_DIR / "straight", verbose=0).model
     try:
         train(config, OUT_DIR / "resumed", verbose=0, extra_callbacks=[InterruptAt(2)])
@@ -214,6 +215,22 @@ def resume_equals_uninterrupted():
     return {"resumed_after": history["resumed_after_epochs"], "epochs": resumed.epochs_run,
             "max_difference": max(float(np.abs(a - b).max())
                                   for a, b in zip(straight.get_weights(), resumed.model.get_weights()))}
+
+
+def average_follows_its_formula(images):
+    """One compiled step of a GAN with `ema`: the average is the warm-up's
+    first mix of the initial and the updated weights."""
+    from gan_keras.averaging import sampling_generator
+
+    gan = GAN(build_generator(8, base_filters=4), build_discriminator(base_filters=4), seed=0)
+    gan.compile(ema=0.99)
+    initial = gan.generator.get_weights()
+    gan.fit(images[:32], batch_size=32, epochs=1, verbose=0)
+    first = 2 / 11
+    expected = [first * a + (1 - first) * b for a, b in zip(initial, gan.generator.get_weights())]
+    averaged = sampling_generator(gan).get_weights()
+    return {"max_difference": max(float(np.abs(a - b).max()) for a, b in zip(averaged, expected)),
+            "moved": max(float(np.abs(a - b).max()) for a, b in zip(averaged, initial))}
 
 
 def one_step_from_saved_weights():
@@ -278,6 +295,7 @@ if __name__ == "__main__":
         "repeatable": same_seed_same_samples(images),
         "resume": resume_equals_uninterrupted(),
         "one_step": one_step_from_saved_weights(),
+        "average": average_follows_its_formula(images),
         "cli": cli_train_and_sample(),
         "tensorflow_only": tensorflow_only_features_are_refused(),
     }

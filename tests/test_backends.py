@@ -141,6 +141,11 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(checks):
         assert resume["max_difference"] == 0.0
 
 
+def test_generator_average_follows_its_formula(checks):
+    assert checks["average"]["max_difference"] < 1e-5
+    assert checks["average"]["moved"] > 1e-4
+
+
 def test_cli_trains_samples_and_evaluates(checks):
     cli = checks["cli"]
     assert cli["train_status"] == 0 and cli["sample_status"] == 0 and cli["evaluate_status"] == 0

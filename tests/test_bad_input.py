@@ -82,6 +82,12 @@ def test_vae_fit_rejects_unscaled_images():
         ({"label_smoothing": 0.9}, ValueError, "`label_smoothing`"),
         ({"learning_rate": 0.0}, ValueError, "`learning_rate` must be > 0"),
         ({"epochs": 2.5}, TypeError, "`epochs` must be an integer"),
+        ({"ema": 1.0}, ValueError, r"`ema` must be in \[0, 1\)"),
+        ({"model": "vae", "ema": 0.99}, ValueError, "`ema` averages a GAN's generator"),
+        ({"beta_1": 1.5}, ValueError, "`beta_1` must be >= 0 and <= 0.999, got 1.5"),
+        ({"dropout": 0.95}, ValueError, "`dropout`"),
+        ({"anneal": -0.5}, ValueError, "`anneal`"),
+        ({"d_learning_rate": 0}, ValueError, "`d_learning_rate` must be > 0"),
     ],
 )
 def test_train_config_names_the_bad_setting(settings, error, message):

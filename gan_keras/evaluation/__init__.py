@@ -204,10 +204,11 @@ class EvaluationCallback(keras.callbacks.Callback):
             return
         if not self._first_epoch_of_fit and (epoch + 1) % self.every != 0:
             return
+        from gan_keras.averaging import sampling_generator
         from gan_keras.gan import generate_images
 
         self._first_epoch_of_fit = False
-        images = generate_images(self.model.generator, self.n, seed=self.seed)
+        images = generate_images(sampling_generator(self.model), self.n, seed=self.seed)
         figures = _figures(self._evaluator, self._real_features, images, cheap=True)
         logs["eval_epoch"] = epoch + 1
         for key in self.KEYS:
