@@ -32,12 +32,13 @@ from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+from gan_keras.training import CLASSIC_DCGAN  # noqa: E402  (after the backend is chosen)
+
 # The previous default recipe, spelled out so that it stays reachable and
 # measurable whatever `TrainConfig`'s defaults become.
 PREVIOUS_DEFAULT = {
-    "model": "dcgan", "loss": "non_saturating", "batch_size": 64, "base_filters": 32,
-    "learning_rate": 2e-4, "d_learning_rate": None, "beta_1": 0.5, "beta_2": None, "dropout": 0.3,
-    "label_smoothing": 0.0, "ema": 0.0, "anneal": 0.0,
+    **CLASSIC_DCGAN, "loss": "non_saturating", "batch_size": 64, "base_filters": 32,
+    "d_learning_rate": None, "beta_2": None, "label_smoothing": 0.0, "ema": 0.0, "anneal": 0.0,
 }
 
 CANDIDATES: dict[str, dict] = {

@@ -7,7 +7,7 @@ in Yazıcı et al., 2019, and StyleGAN's "G_ema") gives a generator that sits
 nearer the middle of that wandering, at the cost of one extra copy of G's
 weights. The average is only *sampled*, never trained.
 
-``GAN.compile(generator_average=0.999)`` keeps one and updates it after every
+``GAN.compile(ema=0.999)`` keeps one and updates it after every
 generator step, inside the train step (so it works the same, compiled, on
 TensorFlow, JAX and PyTorch, and is saved with the model and its backups).
 """
@@ -73,7 +73,7 @@ class WeightAverage(layers.Layer):
         self.updates.assign_add(1.0)
         decay = average_decay(self.decay, self.updates, self.warmup)
         for average, weight in zip(self.averages, model.weights):
-            if not _is_float(weight):  # e.g. a counter: copied, not averaged
+            if not keras.backend.is_float_dtype(weight.dtype):  # e.g. a counter: copied, not averaged
                 average.assign(weight.value)
                 continue
             new = decay * ops.cast(average.value, "float32") + (1.0 - decay) * ops.cast(weight.value, "float32")
@@ -94,7 +94,3 @@ def sampling_generator(model: keras.Model) -> keras.Model:
     and `train` draw their grids, evaluations and saved generator from it)."""
     method = getattr(model, "sampling_generator", None)
     return method() if callable(method) else model.generator
-
-
-def _is_float(variable) -> bool:
-    return "float" in str(variable.dtype)
