@@ -1,5 +1,5 @@
 # Two commands for a newcomer (see README):
-#   make demo   set up, then train a DCGAN on MNIST for 5 minutes and write the training GIF
+#   make demo   set up, then train a (conditional) DCGAN on MNIST for 5 minutes and write the training GIF
 #   make test   set up, then run the unit tests, the CLI end-to-end test and every notebook
 PYTHON ?= python3
 VENV ?= .venv

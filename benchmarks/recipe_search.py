@@ -13,7 +13,7 @@ previous default (``"previous default"``: base_filters 32, batch 64, Adam
 then confirm the best few with the real one over several seeds:
 
     python benchmarks/recipe_search.py --seconds 90 --seeds 0
-    python benchmarks/recipe_search.py --seconds 300 --seeds 0 1 2 --only "previous default" --only default
+    python benchmarks/recipe_search.py --seconds 300 --seeds 0 1 2 --only "previous default" --only dcgan --only default
 
 Runs are appended to ``--json`` as they finish, and a rerun with the same
 file skips the runs already there, so a long search can be resumed.
@@ -43,7 +43,8 @@ PREVIOUS_DEFAULT = {
 
 CANDIDATES: dict[str, dict] = {
     "previous default": PREVIOUS_DEFAULT,
-    "default": {},  # whatever TrainConfig() is today
+    "default": {},  # whatever TrainConfig() is today (the conditional DCGAN)
+    "dcgan": {"model": "dcgan"},  # today's unconditional recipe: `train --model dcgan`
     # Learning rates, TTUR and Adam's momentum.
     "lr 5e-4": {**PREVIOUS_DEFAULT, "learning_rate": 5e-4},
     "lr 1e-3": {**PREVIOUS_DEFAULT, "learning_rate": 1e-3},
@@ -70,9 +71,9 @@ CANDIDATES: dict[str, dict] = {
     "anneal last 50%": {**PREVIOUS_DEFAULT, "anneal": 0.5},
 }
 
-def parse_recipe(text: str) -> dict:
-    """``"dropout=0,learning_rate=1e-3"`` -> the previous default with those settings."""
-    settings = dict(PREVIOUS_DEFAULT)
+def parse_settings(text: str) -> dict:
+    """``"dropout=0,model=cgan"`` -> ``{"dropout": 0, "model": "cgan"}``."""
+    settings = {}
     for part in filter(None, (piece.strip() for piece in text.split(","))):
         key, _, value = part.partition("=")
         try:
@@ -80,6 +81,11 @@ def parse_recipe(text: str) -> dict:
         except json.JSONDecodeError:
             settings[key.strip()] = value.strip()
     return settings
+
+
+def parse_recipe(text: str) -> dict:
+    """``"dropout=0,learning_rate=1e-3"`` -> the previous default with those settings."""
+    return {**PREVIOUS_DEFAULT, **parse_settings(text)}
 
 
 COLUMNS = ("fid", "classes_covered", "confident_fraction", "images_per_second", "epochs")

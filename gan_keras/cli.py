@@ -96,7 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--source", choices=SOURCES,
                        help="auto: keras.datasets if cached/reachable, else the bundled sample")
     train.add_argument("--data-dir", help="folder of IDX files, with --source idx")
-    train.add_argument("--model", choices=MODEL_CHOICES)
+    train.add_argument("--model", choices=MODEL_CHOICES,
+                       help="default cgan: a class-conditional DCGAN (the sample grid's columns are the digits 0-9); "
+                            "dcgan for the unconditional one")
     train.add_argument("--loss", choices=LOSS_CHOICES)
     train.add_argument("--epochs", type=_positive_int, default=None)
     train.add_argument("--max-seconds", type=_non_negative_float, default=None,
@@ -111,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--beta-1", type=_non_negative_float, default=None, help="Adam's beta_1 for both networks")
     train.add_argument("--beta-2", type=_non_negative_float, default=None,
                        help="Adam's beta_2 for both networks (default 0.999; 0.9 for wgan_gp)")
-    train.add_argument("--dropout", type=_non_negative_float, default=None, help="the discriminator's dropout rate")
+    train.add_argument("--dropout", type=_non_negative_float, default=None, help="the discriminator's dropout rate (default 0.3 for cgan, else 0)")
     train.add_argument("--ema", type=_non_negative_float, default=None,
                        help="sample a moving average of G's weights with this decay, e.g. 0.999 (0 = off)")
     train.add_argument("--anneal", type=_non_negative_float, default=None,

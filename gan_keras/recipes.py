@@ -26,7 +26,7 @@ class DigitModels:
     """A DCGAN and a VAE trained side by side, with their training histories.
 
     Attributes:
-        gan: the trained `GAN` (the default DCGAN of ``python -m gan_keras train``).
+        gan: the trained `GAN` (the DCGAN of `CLASSIC_DCGAN`).
         vae: the trained `VAE` (``python -m gan_keras train --model vae``).
         gan_history: the GAN's per-epoch logs (``d_loss``, ``g_loss``, ...).
         vae_history: the VAE's per-epoch logs (``loss``, ``reconstruction_loss``, ``kl_loss``).
@@ -47,7 +47,7 @@ def train_dcgan_and_vae(
     vae_latent_dim: int = 16,
     verbose: int | str = 0,
 ) -> DigitModels:
-    """Train the default DCGAN, then the default VAE, on the same digits for the same epochs.
+    """Train a DCGAN (`CLASSIC_DCGAN`), then the default VAE, on the same digits for the same epochs.
 
     Used by `notebooks/06_vae_vs_gan.ipynb` (the VAE against the GAN) and
     `notebooks/07_evaluating_generative_models.ipynb` (both scored by the
