@@ -112,15 +112,17 @@ def build_generator(
     return keras.Model(inputs if num_classes is not None else noise, outputs, name="generator")
 
 
-def _dropout(rate: float) -> layers.Dropout:
+def _dropout(rate: float, spatial: bool = False) -> layers.Dropout:
     """A Dropout layer with its own seed, drawn as Keras would draw it (so
     `keras.utils.set_random_seed` fixes it). With an explicit seed its masks
     come from its `SeedGenerator` on every backend, whose state a backup
     saves; without one, the PyTorch backend draws them from torch's global
-    generator, and a resumed run would not replay them."""
+    generator, and a resumed run would not replay them. `spatial` drops whole
+    feature maps (`SpatialDropout2D`, a `Dropout` subclass)."""
     # Keras draws a layer's default seed the same way, and only for rate > 0:
     # the same draws keep runs seeded before this change reproducible.
-    return layers.Dropout(rate, seed=random.randint(1, int(1e9)) if rate > 0 else None)
+    seed = random.randint(1, int(1e9)) if rate > 0 else None
+    return layers.SpatialDropout2D(rate, seed=seed) if spatial else layers.Dropout(rate, seed=seed)
 
 
 def build_discriminator(
@@ -132,6 +134,7 @@ def build_discriminator(
     kernel_size: int = 4,
     hidden_units: Sequence[int] = (512, 256),
     dropout: float = 0.3,
+    spatial_dropout: bool = False,
 ) -> keras.Model:
     """Build a discriminator mapping an image (and a label) to one logit.
 
@@ -145,6 +148,10 @@ def build_discriminator(
         hidden_units: ``mlp`` hidden layer sizes.
         dropout: dropout rate after each hidden block; it keeps D from
             memorising a small dataset and overpowering G early.
+        spatial_dropout: ``dcgan`` only: drop whole feature maps
+            (`keras.layers.SpatialDropout2D`, one random draw per channel)
+            instead of single units (one draw per unit, which costs a
+            sixth of a CPU training step; README, "Speed").
 
     Returns:
         A `keras.Model` named ``"discriminator"`` whose output is a logit
@@ -154,6 +161,10 @@ def build_discriminator(
     image_shape = _check_image_shape(image_shape, kind)
     num_classes = _check_num_classes(num_classes)
     dropout = check_non_negative_float("dropout", dropout, maximum=0.99)
+    if not isinstance(spatial_dropout, bool):
+        raise TypeError(f"`spatial_dropout` must be True or False, got {spatial_dropout!r}")
+    if spatial_dropout and kind != "dcgan":
+        raise ValueError(f"`spatial_dropout`=True drops convolutional feature maps: it needs kind='dcgan', got kind={kind!r}")
 
     images = keras.Input(image_shape, name="images")
     inputs = [images]
@@ -180,7 +191,7 @@ def build_discriminator(
         for _ in range(downsamplings):
             x = layers.Conv2D(filters, kernel_size, strides=2, padding="same")(x)
             x = layers.LeakyReLU(0.2)(x)
-            x = _dropout(dropout)(x)
+            x = _dropout(dropout, spatial_dropout)(x)
             filters *= 2
         x = layers.Flatten()(x)
     else:

@@ -64,8 +64,8 @@ VAE_LEARNING_RATE = 1e-3  # VAE.compile's default Adam
 # The default before that measurement: Radford et al.'s DCGAN recipe
 # (Adam(2e-4, beta_1 = 0.5), dropout 0.3 in D). Notebooks 05-08 were measured
 # with it and keep it: ``TrainConfig(**CLASSIC_DCGAN)``, or on the command line
-# ``--learning-rate 2e-4 --beta-1 0.5 --dropout 0.3``.
-CLASSIC_DCGAN = {"model": "dcgan", "learning_rate": 2e-4, "beta_1": 0.5, "dropout": 0.3}
+# ``--model dcgan --learning-rate 2e-4 --beta-1 0.5 --dropout 0.3``.
+CLASSIC_DCGAN = {"model": "dcgan", "learning_rate": 2e-4, "beta_1": 0.5, "dropout": 0.3, "spatial_dropout": False}
 BACKUP = "backup"  # the folder an interrupted run resumes from
 # Everything `train` writes; only these are ever replaced by --overwrite.
 OUTPUT_NAMES = ("samples", "training.gif", "generator.keras", "history.json", "losses.png", "logs", BACKUP)
@@ -108,6 +108,11 @@ class TrainConfig:
         dropout: the discriminator's dropout rate; default 0 (measured faster
             per image and better at a 5-minute budget than 0.3), but 0.3 for
             ``cgan``, whose generator collapsed to one image per class without it.
+        spatial_dropout: D's dropout drops whole feature maps
+            (`keras.layers.SpatialDropout2D`: one random draw per channel)
+            instead of single units. Measured with ``cgan`` at 300 s: 22%
+            more images/s, FID 12.4 against 11.4 (README "Speed"). Ignored
+            by ``mlp``.
         ema: if > 0, sample, save and evaluate a moving average of G's
             weights with this decay (`gan_keras.averaging`); GANs only.
         anneal: lower the learning rates linearly to 0 over this last share
@@ -144,6 +149,7 @@ class TrainConfig:
     beta_1: float = 0.0
     beta_2: float | None = None
     dropout: float | None = None
+    spatial_dropout: bool = False
     ema: float = 0.0
     anneal: float = 0.0
     label_smoothing: float = 0.0
@@ -164,7 +170,7 @@ class TrainConfig:
         check_choice("model", self.model, MODELS)
         check_choice("loss", self.loss, LOSSES)
         check_choice("strategy", self.strategy, STRATEGIES)
-        for name in ("tensorboard", "mixed_precision"):
+        for name in ("tensorboard", "mixed_precision", "spatial_dropout"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"`{name}` must be True or False, got {getattr(self, name)!r}")
         backend = keras.backend.backend()
@@ -334,7 +340,8 @@ def build_gan(config: TrainConfig, image_shape=(28, 28, 1)) -> GAN | VAE:
     num_classes = NUM_CLASSES if config.model == "cgan" else None
     generator = build_generator(latent_dim, image_shape, kind=kind, num_classes=num_classes, base_filters=config.base_filters)
     discriminator = build_discriminator(image_shape, kind=kind, num_classes=num_classes,
-                                        base_filters=config.base_filters, dropout=config.resolved_dropout)
+                                        base_filters=config.base_filters, dropout=config.resolved_dropout,
+                                        spatial_dropout=config.spatial_dropout and kind == "dcgan")
     gan = GAN(generator, discriminator, seed=config.seed)
     beta_2 = config.beta_2 if config.beta_2 is not None else (0.9 if config.loss == "wgan_gp" else 0.999)
     gan.compile(
@@ -443,8 +450,10 @@ def _callbacks(
     the backup last (an epoch counts as finished only once its grid and
     figures exist)."""
     logs = out / "logs" if config.tensorboard else None
-    gif = TrainingGIF(out / "samples", gif_path=out / "training.gif", every=config.sample_every, seed=config.seed,
-                      tensorboard_dir=logs)
+    # A conditional grid has one column per class: 8 full rows of the 10 digits.
+    num_images = 8 * NUM_CLASSES if config.model == "cgan" else 64
+    gif = TrainingGIF(out / "samples", gif_path=out / "training.gif", every=config.sample_every,
+                      num_images=num_images, seed=config.seed, tensorboard_dir=logs)
     gif.resume(backup.start_epoch)
     callbacks = [DivergenceGuard(), EpochTimer(), gif]
     if logs is not None:

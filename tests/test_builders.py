@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -82,3 +83,39 @@ def test_discriminator_rejects_bad_dropout_and_shapes():
         build_discriminator((28, 28, 4))
     with pytest.raises(ValueError, match="`hidden_units`"):
         build_discriminator(kind="mlp", hidden_units=())
+    with pytest.raises(ValueError, match="`spatial_dropout`=True .* kind='dcgan', got kind='mlp'"):
+        build_discriminator(kind="mlp", spatial_dropout=True)
+    with pytest.raises(TypeError, match="`spatial_dropout` must be True or False, got 'yes'"):
+        build_discriminator(spatial_dropout="yes")
+
+
+@pytest.mark.parametrize("spatial", [False, True])
+def test_spatial_dropout_drops_whole_feature_maps(spatial):
+    discriminator = build_discriminator(base_filters=8, dropout=0.5, spatial_dropout=spatial)
+    dropouts = [layer for layer in discriminator.layers if isinstance(layer, keras.layers.Dropout)]
+    assert len(dropouts) == 2
+    masked = keras.ops.convert_to_numpy(dropouts[0](np.ones((4, 14, 14, 8), "float32"), training=True))
+    # Each (image, channel) map is all dropped or all kept (scaled by 1 / (1 - rate)) exactly when spatial.
+    per_map = masked.reshape(4, 14 * 14, 8)
+    whole_maps = np.all(per_map.min(axis=1) == per_map.max(axis=1))
+    assert whole_maps == spatial
+    assert set(np.unique(masked)) == {0.0, 2.0}
+    # At inference nothing is dropped.
+    np.testing.assert_array_equal(dropouts[0](np.ones((4, 14, 14, 8), "float32"), training=False), 1.0)
+
+
+def test_train_builds_the_measured_recipes():
+    from gan_keras.training import CLASSIC_DCGAN, TrainConfig, build_gan
+
+    def recipe(config):
+        gan = build_gan(config.validate())
+        dropouts = [layer for layer in gan.discriminator.layers if isinstance(layer, keras.layers.Dropout)]
+        return (len(gan.generator.inputs), {type(layer).__name__ for layer in dropouts}, {layer.rate for layer in dropouts},
+                round(float(gan.g_optimizer.learning_rate), 8), gan.d_optimizer.beta_1)
+
+    # The default: conditional (noise and label inputs), dropout 0.3 in D, Adam(1e-3, beta_1 = 0).
+    assert recipe(TrainConfig(base_filters=4)) == (2, {"Dropout"}, {0.3}, 1e-3, 0.0)
+    assert recipe(TrainConfig(base_filters=4, spatial_dropout=True)) == (2, {"SpatialDropout2D"}, {0.3}, 1e-3, 0.0)
+    assert recipe(TrainConfig(model="dcgan", base_filters=4)) == (1, {"Dropout"}, {0.0}, 1e-3, 0.0)
+    # The previous default stays reachable: unit dropout 0.3, Adam(2e-4, beta_1 = 0.5).
+    assert recipe(TrainConfig(**CLASSIC_DCGAN, base_filters=4)) == (1, {"Dropout"}, {0.3}, 2e-4, 0.5)

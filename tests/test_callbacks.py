@@ -98,3 +98,13 @@ def test_figures_show_as_png_in_a_notebook_without_pyplot():
     assert shown["image/png"][:8] == b"\x89PNG\r\n\x1a\n"
     shown, _ = formatters.DisplayFormatter().format(plot_history({"d_loss": [1.0, 0.5]}))
     assert iio.imread(shown["image/png"]).shape[1] > 100
+
+
+@pytest.mark.parametrize("model, num_images", [("cgan", 80), ("dcgan", 64)])
+def test_train_draws_whole_rows_of_digits_for_a_conditional_model(tmp_path, model, num_images):
+    from gan_keras.callbacks import TrainingBackup
+    from gan_keras.training import TrainConfig, _callbacks
+
+    callbacks = _callbacks(TrainConfig(model=model), tmp_path, TrainingBackup(tmp_path / "backup", settings={}), None)
+    gif = next(callback for callback in callbacks if isinstance(callback, TrainingGIF))
+    assert gif.num_images == num_images  # a conditional grid has 10 columns: 8 full rows

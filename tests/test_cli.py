@@ -19,7 +19,7 @@ def trained_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "run"
     result = run_cli(
         "train", "--source", "bundled", "--max-images", "256", "--batch-size", "64",
-        "--epochs", "2", "--seed", "1", "--model", "dcgan", "--beta-1", "0.5", "--dropout", "0.3",
+        "--epochs", "2", "--seed", "1", "--model", "dcgan", "--beta-1", "0.5", "--dropout", "0.3", "--spatial-dropout",
         "--d-learning-rate", "4e-4", "--ema", "0.99", "--anneal", "0.5", "--out", str(out),
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -33,9 +33,10 @@ def test_train_writes_every_output(trained_run):
     record = json.loads((out / "history.json").read_text())
     assert record["epochs_run"] == 2 and len(record["history"]["g_loss"]) == 2
     assert record["config"]["model"] == "dcgan" and record["config"]["batch_size"] == 64
-    # Every recipe flag reached the run (the classic recipe stays reachable from the command line).
-    assert {key: record["config"][key] for key in ("beta_1", "dropout", "d_learning_rate", "ema", "anneal")} == {
-        "beta_1": 0.5, "dropout": 0.3, "d_learning_rate": 4e-4, "ema": 0.99, "anneal": 0.5}
+    # Every recipe flag reached the run.
+    flags = ("beta_1", "dropout", "spatial_dropout", "d_learning_rate", "ema", "anneal")
+    assert {key: record["config"][key] for key in flags} == {
+        "beta_1": 0.5, "dropout": 0.3, "spatial_dropout": True, "d_learning_rate": 4e-4, "ema": 0.99, "anneal": 0.5}
     # The anneal ran over the 2 epochs: full rate in the first, down to 0 at the end of the second.
     assert record["history"]["learning_rate_factor"] == [1.0, 0.0]
     assert record["images_per_second"] > 0
