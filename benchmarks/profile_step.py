@@ -30,6 +30,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402  (after the backend is chosen)
 import tensorflow as tf  # noqa: E402
+from recipe_search import parse_settings, warmed_up_model  # noqa: E402  (the same "k=v,k=v" recipes)
 
 D_CALLS_PER_STEP = 3  # real and fake for D's update, fake again for G's loss
 
@@ -87,31 +88,16 @@ def time_optimizer(model: keras.Model, optimizer: keras.optimizers.Optimizer) ->
     return best_seconds(update)
 
 
-def time_whole_step(config, images, labels, epochs: int) -> float:
-    """Seconds per training step of `fit`, best epoch of `epochs` (after a warm-up epoch)."""
-    from gan_keras.callbacks import EpochTimer
-    from gan_keras.data import make_dataset
-    from gan_keras.training import build_gan
-
-    keras.utils.set_random_seed(config.seed)
-    dataset = make_dataset(images, labels if config.model == "cgan" else None, batch_size=config.batch_size,
-                           seed=config.seed)
-    gan = build_gan(config)
-    gan.fit(dataset, epochs=1, verbose=0, shuffle=False)
-    history = gan.fit(dataset, epochs=epochs, verbose=0, shuffle=False, callbacks=[EpochTimer()])
-    steps = len(images) // config.batch_size
-    return min(history.history["epoch_seconds"]) / steps
-
-
 def profile(config, epochs: int = 3) -> list[tuple[str, float]]:
     """``(part, seconds per step)`` rows: the whole step first, then its parts."""
+    from gan_keras.callbacks import EpochTimer
     from gan_keras.data import load_images
-    from gan_keras.training import build_gan
 
     images, labels = load_images("mnist", source="bundled")
-    step = time_whole_step(config, images, labels, epochs)
-    keras.utils.set_random_seed(config.seed)
-    gan = build_gan(config)
+    gan, dataset, images_per_epoch = warmed_up_model(config, images, labels)
+    history = gan.fit(dataset, epochs=epochs, verbose=0, shuffle=False, callbacks=[EpochTimer()])
+    step = min(history.history["epoch_seconds"]) * config.batch_size / images_per_epoch
+
     batch = config.batch_size
     noise = keras.random.normal((batch, gan.latent_dim), seed=config.seed)
     batch_labels = tf.constant(labels[:batch].astype("int32"))
@@ -140,7 +126,6 @@ def main(argv: list[str] | None = None) -> None:
     if keras.backend.backend() != "tensorflow":
         raise SystemExit("profile_step.py times TensorFlow graphs: run it with KERAS_BACKEND=tensorflow")
 
-    from recipe_search import parse_settings  # the same "k=v,k=v" syntax
     from gan_keras.training import TrainConfig
 
     config = TrainConfig(source="bundled", **parse_settings(args.recipe)).validate()

@@ -120,6 +120,22 @@ def run_candidate(settings: dict, seconds: float, seed: int) -> dict:
     return row
 
 
+def warmed_up_model(config, images, labels):
+    """The model `train` builds for `config`, its `fit` dataset and the images
+    one epoch trains on, after one warm-up epoch (which pays for tracing)."""
+    import keras
+
+    from gan_keras.data import make_dataset
+    from gan_keras.training import build_gan
+
+    keras.utils.set_random_seed(config.seed)
+    dataset = make_dataset(images, labels if config.model == "cgan" else None, batch_size=config.batch_size,
+                           seed=config.seed)
+    model = build_gan(config)
+    model.fit(dataset, epochs=1, verbose=0, shuffle=False)
+    return model, dataset, (len(images) // config.batch_size) * config.batch_size
+
+
 def time_recipes(names: list[str], epochs: int, seed: int = 0) -> dict[str, float]:
     """Steady training speed of each recipe, in images per second.
 
@@ -127,23 +143,16 @@ def time_recipes(names: list[str], epochs: int, seed: int = 0) -> dict[str, floa
     for tracing), so that all see the same machine load, and each recipe's
     fastest epoch counts, as `timeit` does: interference only slows a run.
     """
-    import keras
-
     from gan_keras.callbacks import EpochTimer
-    from gan_keras.data import load_images, make_dataset
-    from gan_keras.training import TrainConfig, build_gan
+    from gan_keras.data import load_images
+    from gan_keras.training import TrainConfig
 
     images, labels = load_images("mnist", source="bundled")
     runs = {}
     for name in names:
         settings = {k: v for k, v in CANDIDATES[name].items() if k in TrainConfig.__dataclass_fields__}
         config = TrainConfig(source="bundled", seed=seed, **settings).validate()
-        keras.utils.set_random_seed(seed)
-        dataset = make_dataset(images, labels if config.model == "cgan" else None, batch_size=config.batch_size,
-                               seed=seed)
-        model = build_gan(config)
-        model.fit(dataset, epochs=1, verbose=0, shuffle=False)  # warm-up
-        runs[name] = (model, dataset, (len(images) // config.batch_size) * config.batch_size, [])
+        runs[name] = (*warmed_up_model(config, images, labels), [])
     for _ in range(epochs):
         for model, dataset, _, seconds in runs.values():
             history = model.fit(dataset, epochs=1, verbose=0, shuffle=False, callbacks=[EpochTimer()])
