@@ -10,11 +10,13 @@ the training batch size, on the TensorFlow backend:
   of calling an empty compiled function);
 - one Adam update of each network's weights.
 
-A step runs G forward and backward once and D three times (on the real
-batch and the fake batch for D's update, on the fake batch again for G's
-loss), so the table weighs D's layers by 3. It prints each part's time per
-step and its share of the whole step; what the parts do not explain is the
-framework's own work (the loss, the noise, metrics, the data pipeline).
+A step (Algorithm 1) runs D three times (on the real batch and a fake
+batch for D's update, on a fresh fake batch for G's loss), so the table
+weighs D's layers by 3; G runs forward and backward once for its own update,
+plus one forward pass without a gradient to make D's fake batch, which the
+table leaves in "the rest". It prints each part's time per step and its
+share of the whole step; what the parts do not explain is that extra G pass
+and the framework's own work (the loss, the noise, metrics, the data pipeline).
 
     python benchmarks/profile_step.py [--recipe "model=dcgan,dropout=0"] [--epochs 3]
 """
@@ -32,7 +34,7 @@ import keras  # noqa: E402  (after the backend is chosen)
 import tensorflow as tf  # noqa: E402
 from recipe_search import parse_settings, warmed_up_model  # noqa: E402  (the same "k=v,k=v" recipes)
 
-D_CALLS_PER_STEP = 3  # real and fake for D's update, fake again for G's loss
+D_CALLS_PER_STEP = 3  # real and fake for D's update, fresh fake for G's loss
 
 
 def best_seconds(function, *args, calls: int = 50, repeats: int = 5) -> float:

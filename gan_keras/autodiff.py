@@ -1,41 +1,36 @@
-"""The backend mechanics of a training step, in one place: gradients on
-TensorFlow, JAX and PyTorch.
+"""How a gradient step is taken on TensorFlow, JAX and PyTorch, side by side.
 
 Taught in `notebooks/09_one_gan_three_backends.ipynb`, which writes the same
-step for each backend by hand before using these.
+update by hand on each backend before using these.
 
-`GAN.train_step` and `VAE.train_step` read as the algorithm ("compute the
-loss, take its gradient with respect to D's weights, let D's optimizer step")
-and call three functions from here for the parts every backend does its own
-way:
+An update is "compute a loss, take its gradient with respect to some weights,
+let an optimizer step". `descend` is that sentence; only its middle word
+differs between backends:
 
-- `losses_and_gradients(loss_fn, variable_groups)`: run ``loss_fn`` once and
-  return the gradient of its i-th loss with respect to the i-th group of
-  variables. TensorFlow records the forward pass on a `tf.GradientTape`;
-  PyTorch builds its autograd graph and `torch.autograd.grad` walks it back;
-  JAX differentiates a *pure function* of the weights with `jax.vjp`.
-- `forward_with_pullback(fn, variables)`: run ``fn`` once, recorded, and
-  pull a gradient on its outputs back to `variables` later (the GAN's
-  generator pass, shared by the D and the G update).
-- `value_and_input_gradients(fn, inputs)` and `input_gradients`: gradients
-  with respect to a tensor (how each generated pixel should change to fool
-  D; WGAN-GP's penalty, differentiable again).
-- `stateless_train_step(model, state, step_fn)`: JAX only. Keras gives a JAX
-  ``train_step`` the model's state as arrays and expects the new state back,
-  because a jitted JAX function cannot change anything in place. Running the
-  ordinary step inside a `keras.StatelessScope` makes every variable read
-  return the value passed in and every ``assign`` (optimizer updates, batch
-  statistics, seed generators, metrics) record its new value in the scope,
-  from where it is returned.
+- **TensorFlow** records the forward pass on a `tf.GradientTape` and walks
+  the recording back (`tape.gradient`).
+- **PyTorch** builds an autograd graph as the loss is computed and walks it
+  back (`torch.autograd.grad`); the optimizer steps under `torch.no_grad()`.
+- **JAX** has no variables that change in place: it differentiates a *pure
+  function* of the weights (`jax.value_and_grad`), and the optimizer returns
+  new values (`optimizer.stateless_apply`) instead of changing old ones.
 
-Updates go through the optimizer's own ``scale_loss`` and ``apply``: the loss
-is multiplied by the loss scale before differentiation (1 for a plain
-optimizer; a `LossScaleOptimizer`'s dynamic scale under mixed precision) and
-``apply`` divides the gradients by it again.
+The JAX part rests on `keras.StatelessScope`. Keras' JAX trainer hands a
+``train_step`` the model's whole state (weights, optimizer moments, batch-norm
+statistics, seed-generator states, metric totals) as arrays and expects the new
+state back. Inside a `StatelessScope`, reading a variable returns the value
+given to the scope and ``assign`` only records a new value in it. So the
+ordinary, stateful step runs unchanged inside one (`stateless_train_step`),
+and `value_and_gradients` turns "the loss, as the weights are now" into a pure
+function of the weights by opening a scope that maps them to its arguments.
+
+Everything here is public Keras API (`keras.ops`, `keras.StatelessScope`,
+`Variable.value`, `Optimizer.scale_loss`/`apply`/`stateless_apply`).
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Callable, Sequence
 
 import keras
@@ -48,19 +43,70 @@ def backend() -> str:
     return keras.backend.backend()
 
 
-def losses_and_gradients(loss_fn: Callable, variable_groups: Sequence[Sequence]) -> tuple:
-    """Run ``loss_fn()`` once and differentiate each loss it returns.
+def _unsupported_backend() -> RuntimeError:
+    return RuntimeError(f"gan_keras trains on the backends {list(BACKENDS)}; KERAS_BACKEND is {backend()!r}")
+
+
+# ------------------------------------------------------------------ one update
+def descend(model: keras.Model, variables: Sequence, optimizer: keras.optimizers.Optimizer,
+            loss_fn: Callable) -> tuple:
+    """One step of gradient descent on ``loss_fn()`` for `variables`.
 
     Args:
-        loss_fn: a function of no arguments returning ``(losses, aux)``:
-            a tuple with one scalar loss per group of variables, and any
-            other tensors wanted from the same forward pass (logits, for
-            metrics). It reads the model's variables as usual.
+        model: the model `variables` belong to (on JAX, an eager call runs
+            in a scope over all of its state; see `run_in_state`).
+        variables: the weights to update, e.g. ``D.trainable_variables``.
+        optimizer: their optimizer.
+        loss_fn: a function of no arguments returning ``(loss, aux)``: the
+            scalar loss to minimise and anything else wanted from the same
+            forward pass (logits, for metrics).
+
+    Returns:
+        ``(loss, aux)`` computed before the update.
+    """
+    def step():
+        def scaled_loss_fn():
+            # Under mixed precision a LossScaleOptimizer multiplies the loss
+            # by its loss scale (so float16 gradients do not underflow) and
+            # `apply` divides the gradients by it again; otherwise it is 1.
+            loss, aux = loss_fn()
+            return optimizer.scale_loss(loss), (loss, aux)
+
+        _, (loss, aux), gradients = value_and_gradients(scaled_loss_fn, variables)
+        apply_gradients(optimizer, gradients, variables)
+        return loss, aux
+
+    return run_in_state(model, step)
+
+
+def value_and_gradients(loss_fn: Callable, variables: Sequence) -> tuple:
+    """Run ``loss_fn()`` once and differentiate its loss with respect to `variables`.
+
+    Args:
+        loss_fn: a function of no arguments returning ``(loss, aux)``; it reads
+            the model's variables as usual.
+        variables: a list of `keras.Variable`.
+
+    Returns:
+        ``(loss, aux, gradients)``, one gradient per variable (zeros for a
+        variable the loss does not depend on).
+    """
+    losses, aux, (gradients,) = values_and_gradients(lambda: _single(loss_fn()), [variables])
+    return losses[0], aux, gradients
+
+
+def values_and_gradients(loss_fn: Callable, variable_groups: Sequence[Sequence]) -> tuple:
+    """Like `value_and_gradients` for several losses from one forward pass:
+    the i-th loss is differentiated with respect to the i-th group of
+    variables (`GAN.compile(simultaneous=True)` takes D's and G's gradients
+    from one pass).
+
+    Args:
+        loss_fn: returns ``(losses, aux)`` with one scalar loss per group.
         variable_groups: one list of `keras.Variable` per loss.
 
     Returns:
-        ``(losses, aux, gradients)`` with ``gradients[i]`` the gradient of
-        ``losses[i]`` with respect to ``variable_groups[i]``.
+        ``(losses, aux, gradients)``, ``gradients[i]`` for ``variable_groups[i]``.
     """
     name = backend()
     if name == "tensorflow":
@@ -69,17 +115,21 @@ def losses_and_gradients(loss_fn: Callable, variable_groups: Sequence[Sequence])
         return _jax_gradients(loss_fn, variable_groups)
     if name == "torch":
         return _torch_gradients(loss_fn, variable_groups)
-    raise RuntimeError(f"gan_keras trains on the backends {list(BACKENDS)}; KERAS_BACKEND is {name!r}")
+    raise _unsupported_backend()
+
+
+def _single(result):
+    loss, aux = result
+    return (loss,), aux
 
 
 def _tensorflow_gradients(loss_fn, variable_groups):
     import tensorflow as tf
 
-    # Persistent: one recorded forward pass, one gradient per loss.
+    # Persistent, so that one recorded pass serves every loss.
     with tf.GradientTape(persistent=True) as tape:
         losses, aux = loss_fn()
     gradients = [_zeros_for_none(group, tape.gradient(loss, list(group))) for loss, group in zip(losses, variable_groups)]
-    del tape
     return losses, aux, gradients
 
 
@@ -90,160 +140,35 @@ def _torch_gradients(loss_fn, variable_groups):
     gradients = []
     for index, (loss, group) in enumerate(zip(losses, variable_groups)):
         tensors = [variable.value for variable in group]
-        # Keep the graph until the last loss has been walked back.
-        keep = index < len(losses) - 1
-        gradients.append(_zeros_for_none(tensors, torch.autograd.grad(loss, tensors, retain_graph=keep,
+        keep_graph = index < len(losses) - 1  # until the last loss has been walked back
+        gradients.append(_zeros_for_none(tensors, torch.autograd.grad(loss, tensors, retain_graph=keep_graph,
                                                                       allow_unused=True)))
     return losses, aux, gradients
-
-
-def _pure_function(fn, variable_groups):
-    """`fn` as a pure function of the values of `variable_groups`, for JAX.
-
-    Returns:
-        ``(pure, current, assign_updates)``: ``pure(values) -> (outputs,
-        (aux, updates))``, the groups' current values, and a function that
-        records the `updates` (batch statistics, seed generators: everything
-        else `fn` changed) in the enclosing scope.
-    """
-    outer = keras.src.backend.common.stateless_scope.get_stateless_scope()
-    if outer is None or not hasattr(outer, "tracked_variables"):
-        raise RuntimeError("on JAX, gradients are taken inside `stateless_train_step` or `run_in_state`")
-    differentiated_ids = {id(variable) for group in variable_groups for variable in group}
-    others = [variable for variable in outer.tracked_variables if id(variable) not in differentiated_ids]
-
-    def pure(group_values):
-        mapping = [(variable, outer.get_current_value(variable)) for variable in others]
-        for group, values in zip(variable_groups, group_values):
-            mapping += list(zip(group, values))
-        with keras.StatelessScope(state_mapping=mapping) as scope:
-            outputs, aux = fn()
-        return outputs, (aux, [scope.get_current_value(variable) for variable in others])
-
-    def assign_updates(updated):
-        for variable, value in zip(others, updated):
-            variable.assign(value)
-
-    current = [[outer.get_current_value(variable) for variable in group] for group in variable_groups]
-    return pure, current, assign_updates
 
 
 def _jax_gradients(loss_fn, variable_groups):
     import jax
 
-    pure, current, assign_updates = _pure_function(lambda: _as_tuple(loss_fn()), variable_groups)
-    losses, pullback, (aux, updated) = jax.vjp(pure, current, has_aux=True)
-    assign_updates(updated)
-    gradients = []
-    for index in range(len(losses)):
-        # Pull back a one-hot cotangent: d losses[index] / d all weights (XLA
-        # drops the parts of the result that are not used).
-        cotangent = tuple(jax.numpy.ones_like(loss) if i == index else jax.numpy.zeros_like(loss)
-                          for i, loss in enumerate(losses))
-        (all_groups,) = pullback(cotangent)
-        gradients.append(all_groups[index])
+    pure, weights, record_updates = pure_function(loss_fn, variable_groups)
+    if len(variable_groups) == 1:
+        (_, (losses, (aux, updates))), gradients = jax.value_and_grad(
+            lambda values: _first_loss(pure(values)), has_aux=True)(weights)
+    else:
+        # Several losses: one forward pass, then one backward pass per loss.
+        losses, backward, (aux, updates) = jax.vjp(pure, weights, has_aux=True)
+        gradients = []
+        for index in range(len(losses)):
+            only_this_loss = tuple(jax.numpy.ones_like(loss) if i == index else jax.numpy.zeros_like(loss)
+                                   for i, loss in enumerate(losses))
+            (all_groups,) = backward(only_this_loss)
+            gradients.append(all_groups[index])
+    record_updates(updates)
     return losses, aux, gradients
 
 
-def _as_tuple(result):
-    losses, aux = result
-    return tuple(losses), aux
-
-
-def forward_with_pullback(fn: Callable, variables: Sequence) -> tuple:
-    """Run ``fn()`` once, recorded, and return a function that later pulls a
-    gradient with respect to its outputs back to `variables`.
-
-    The two halves of reverse-mode differentiation, apart: `GAN.gan_step`
-    generates one batch, updates D on it, and only then asks how G's weights
-    should move, by pulling D's verdict back through the recorded pass.
-
-    Args:
-        fn: a function of no arguments returning ``(outputs, aux)``.
-        variables: the `keras.Variable` list to differentiate with respect to.
-
-    Returns:
-        ``(outputs, aux, pull_back)``, where ``pull_back(output_gradients)``
-        returns the gradients of ``sum(outputs * output_gradients)``.
-    """
-    name = backend()
-    if name == "tensorflow":
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:  # records only while fn() runs
-            outputs, aux = fn()
-        return outputs, aux, lambda output_gradients: _zeros_for_none(
-            variables, tape.gradient(outputs, list(variables), output_gradients=output_gradients))
-    if name == "torch":
-        import torch
-
-        outputs, aux = fn()
-        tensors = [variable.value for variable in variables]
-        return outputs, aux, lambda output_gradients: _zeros_for_none(
-            tensors, torch.autograd.grad(outputs, tensors, grad_outputs=output_gradients, allow_unused=True))
-    if name == "jax":
-        import jax
-
-        pure, current, assign_updates = _pure_function(fn, [variables])
-        outputs, pullback, (aux, updated) = jax.vjp(pure, current, has_aux=True)
-        assign_updates(updated)
-        return outputs, aux, lambda output_gradients: pullback(output_gradients)[0][0]
-    raise RuntimeError(f"gan_keras trains on the backends {list(BACKENDS)}; KERAS_BACKEND is {name!r}")
-
-
-def value_and_input_gradients(fn: Callable, inputs, differentiable: bool = False) -> tuple:
-    """Run ``fn(inputs)`` and differentiate its loss with respect to `inputs`.
-
-    Args:
-        fn: a function of one tensor returning ``(loss, aux)``.
-        inputs: the tensor to differentiate at (a constant).
-        differentiable: keep the gradient itself differentiable, for a loss
-            that depends on it (WGAN-GP's penalty).
-
-    Returns:
-        ``(loss, aux, gradient)``, the gradient shaped like `inputs`.
-    """
-    name = backend()
-    if name == "tensorflow":
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            tape.watch(inputs)
-            loss, aux = fn(inputs)
-        # A loss that ignores the inputs has a zero gradient (TensorFlow says None).
-        (gradient,) = _zeros_for_none([inputs], [tape.gradient(loss, inputs)])
-        return loss, aux, gradient
-    if name == "jax":
-        import jax
-
-        (loss, aux), gradient = jax.value_and_grad(fn, has_aux=True)(inputs)
-        return loss, aux, gradient
-    if name == "torch":
-        import torch
-
-        inputs = inputs.detach().requires_grad_(True)
-        loss, aux = fn(inputs)
-        if not loss.requires_grad:  # a loss that ignores the inputs (and everything else)
-            return loss, aux, torch.zeros_like(inputs)
-        (gradient,) = _zeros_for_none([inputs], torch.autograd.grad(loss, inputs, create_graph=differentiable,
-                                                                     allow_unused=True))
-        return loss, aux, gradient
-    raise RuntimeError(f"gan_keras trains on the backends {list(BACKENDS)}; KERAS_BACKEND is {name!r}")
-
-
-def input_gradients(fn: Callable, inputs):
-    """The gradient of ``sum(fn(inputs))`` with respect to `inputs`, kept
-    differentiable (so a loss may depend on it, as WGAN-GP's penalty does).
-
-    Args:
-        fn: a function of one tensor, e.g. ``lambda x: critic(x)``.
-        inputs: the tensor to differentiate at.
-
-    Returns:
-        A tensor shaped like `inputs`.
-    """
-    _, _, gradient = value_and_input_gradients(lambda x: (keras.ops.sum(fn(x)), None), inputs, differentiable=True)
-    return gradient
+def _first_loss(result):
+    losses, aux_and_updates = result
+    return losses[0], (losses, aux_and_updates)
 
 
 def _zeros_for_none(variables, gradients) -> list:
@@ -252,35 +177,194 @@ def _zeros_for_none(variables, gradients) -> list:
             for variable, gradient in zip(variables, gradients)]
 
 
-def apply_update(optimizer: keras.optimizers.Optimizer, gradients, variables) -> None:
-    """One optimizer step: ``optimizer.apply`` on TensorFlow and PyTorch
-    (outside autograd's recording), ``optimizer.stateless_apply`` on JAX,
-    whose results are recorded in the enclosing scope (a `LossScaleOptimizer`
-    decides there, without side effects, whether to skip a non-finite step)."""
+def apply_gradients(optimizer: keras.optimizers.Optimizer, gradients, variables) -> None:
+    """One optimizer step: ``optimizer.apply`` on TensorFlow and PyTorch (on
+    PyTorch outside autograd's recording); on JAX ``optimizer.stateless_apply``
+    on the current values, whose results are assigned back (and so recorded in
+    the step's `StatelessScope`)."""
     name = backend()
-    if name == "torch":
+    if name == "tensorflow":
+        optimizer.apply(gradients, variables)
+    elif name == "torch":
         import torch
 
         with torch.no_grad():
             optimizer.apply(gradients, variables)
     elif name == "jax":
-        scope = keras.src.backend.common.stateless_scope.get_stateless_scope()
-        new_weights, new_state = optimizer.stateless_apply(
-            [scope.get_current_value(variable) for variable in optimizer.variables], gradients,
-            [scope.get_current_value(variable) for variable in variables],
-        )
-        for variable, value in zip(list(variables) + list(optimizer.variables), list(new_weights) + list(new_state)):
+        new_weights, new_optimizer_state = optimizer.stateless_apply(
+            [variable.value for variable in optimizer.variables], gradients, [variable.value for variable in variables])
+        for variable, value in zip(list(variables) + list(optimizer.variables),
+                                   list(new_weights) + list(new_optimizer_state)):
             variable.assign(value)
     else:
-        optimizer.apply(gradients, variables)
+        raise _unsupported_backend()
+
+
+def input_gradients(fn: Callable, inputs):
+    """The gradient of ``sum(fn(inputs))`` with respect to `inputs`, kept
+    differentiable so that a loss may depend on it (WGAN-GP's penalty).
+
+    Args:
+        fn: a function of one tensor, e.g. ``lambda x: critic(x)``.
+        inputs: the tensor to differentiate at.
+
+    Returns:
+        A tensor shaped like `inputs`.
+    """
+    name = backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            total = keras.ops.sum(fn(inputs))
+        (gradient,) = _zeros_for_none([inputs], [tape.gradient(total, inputs)])
+        return gradient
+    if name == "jax":
+        import jax
+
+        return jax.grad(lambda x: keras.ops.sum(fn(x)))(inputs)
+    if name == "torch":
+        import torch
+
+        inputs = inputs.detach().requires_grad_(True)
+        total = keras.ops.sum(fn(inputs))
+        if not total.requires_grad:  # fn ignores its inputs (and every weight)
+            return torch.zeros_like(inputs)
+        (gradient,) = _zeros_for_none([inputs], torch.autograd.grad(total, inputs, create_graph=True,
+                                                                     allow_unused=True))
+        return gradient
+    raise _unsupported_backend()
+
+
+# ------------------------------------------------------------- JAX's state
+class _TrackedScope(keras.StatelessScope):
+    """A `keras.StatelessScope` that remembers which variables it was given,
+    so that a pure function of some of them can map all the others."""
+
+    def __init__(self, mapping):
+        self.tracked_variables = [variable for variable, _ in mapping]
+        super().__init__(state_mapping=mapping)
+
+
+# The scopes this module has opened, innermost last: our own reference, so
+# nothing here asks Keras' private modules which scope is active.
+_open_scopes: list[_TrackedScope] = []
+
+
+@contextlib.contextmanager
+def _tracking(mapping):
+    """Open a `_TrackedScope` over ``(variable, value)`` pairs."""
+    scope = _TrackedScope(list(mapping))
+    _open_scopes.append(scope)
+    try:
+        with scope:
+            yield scope
+    finally:
+        _open_scopes.pop()
+
+
+def pure_function(fn: Callable, variable_groups: Sequence[Sequence]) -> tuple:
+    """``fn()``, which reads and changes the model's variables, as a pure
+    function of the values of `variable_groups` (JAX only, inside
+    `stateless_train_step` or `run_in_state`).
+
+    Returns:
+        ``(pure, values, record_updates)``: ``pure(values) -> (outputs, (aux,
+        updates))``; the groups' current values; and a function that assigns
+        `updates` (what `fn` changed in the other variables: batch statistics,
+        seed-generator states) in the enclosing scope.
+    """
+    if not _open_scopes:
+        raise RuntimeError("on JAX, gradients are taken inside `stateless_train_step` or `run_in_state`")
+    differentiated = {id(variable) for group in variable_groups for variable in group}
+    others = [variable for variable in _open_scopes[-1].tracked_variables if id(variable) not in differentiated]
+    other_values = [variable.value for variable in others]  # read in the enclosing scope
+
+    def pure(values):
+        mapping = list(zip(others, other_values))
+        for group, group_values in zip(variable_groups, values):
+            mapping += list(zip(group, group_values))
+        with _tracking(mapping) as scope:
+            outputs, aux = fn()
+        return outputs, (aux, [scope.get_current_value(variable) for variable in others])
+
+    def record_updates(updates):
+        for variable, value in zip(others, updates):
+            variable.assign(value)
+
+    values = [[variable.value for variable in group] for group in variable_groups]
+    return pure, values, record_updates
+
+
+def run_in_state(model: keras.Model, fn: Callable, extra_variables: Sequence = ()):
+    """Run ``fn()``, which updates `model`, on any backend.
+
+    On TensorFlow and PyTorch, and on JAX inside a train step, this is just
+    ``fn()``. Called eagerly on JAX (``gan.discriminator_step(batch)`` in a
+    notebook), it runs `fn` in a scope over every variable of the model and
+    its optimizers, then writes the new values back.
+
+    Args:
+        model: the model; its optimizers are found as ``model.optimizer``
+            (a GAN's pair) or `extra_variables`.
+        fn: a function of no arguments.
+        extra_variables: any other variables `fn` changes.
+    """
+    if backend() != "jax" or _open_scopes:
+        return fn()
+    optimizer = getattr(model, "optimizer", None)
+    variables = _unique(list(model.variables) + (list(optimizer.variables) if optimizer is not None else [])
+                        + list(extra_variables) + list(getattr(model, "metrics_variables", [])))
+    with _tracking([(variable, variable.value) for variable in variables]) as scope:
+        result = fn()
+    for variable in variables:
+        variable.assign(scope.get_current_value(variable))
+    return result
+
+
+def _unique(variables):
+    seen, unique = set(), []
+    for variable in variables:
+        if id(variable) not in seen:
+            seen.add(id(variable))
+            unique.append(variable)
+    return unique
+
+
+def stateless_train_step(model: keras.Model, state: tuple, step_fn: Callable, with_optimizer: bool = True):
+    """Run a stateful ``step_fn()`` as the pure function Keras' JAX trainer wants.
+
+    Args:
+        model: the model being trained.
+        state: Keras' ``(trainable, non_trainable, optimizer, metrics)``
+            values (without the optimizer's for a test step).
+        step_fn: the ordinary step, returning the logs dict.
+        with_optimizer: False for a test step (no optimizer state).
+
+    Returns:
+        ``(logs, new_state)`` in the layout of `state`.
+    """
+    groups = [model.trainable_variables, model.non_trainable_variables]
+    if with_optimizer:
+        groups.append(model.optimizer.variables)
+    groups.append(model.metrics_variables)
+    variables = [variable for group in groups for variable in group]
+    values = [value for group_values in state for value in group_values]
+    with _tracking(zip(variables, values)) as scope:
+        logs = step_fn()
+    new_state = tuple([scope.get_current_value(variable) for variable in group] for group in groups)
+    return logs, new_state
 
 
 class OptimizerPair:
-    """Two optimizers shown to Keras as one ``model.optimizer``.
+    """A GAN's two optimizers, shown to Keras as one ``model.optimizer``.
 
-    A GAN has one optimizer per network. Keras' JAX trainer passes
-    ``model.optimizer.variables`` in and out of every step, so a GAN sets
-    its ``optimizer`` to this pair: both optimizers' variables, G's first.
+    Keras' JAX trainer carries ``model.optimizer.variables`` from step to step
+    (and every backend saves them with the model), so a GAN sets its
+    ``optimizer`` to this pair: both optimizers' variables, G's first. Keras'
+    trainers only finalize an `Optimizer` (e.g. swap in a ``use_ema``
+    average) at the end of `fit`; `GAN.fit` does that for the pair.
     """
 
     built = True  # both optimizers are built by `GAN.compile`
@@ -294,56 +378,3 @@ class OptimizerPair:
 
     def build(self, variables) -> None:
         """Nothing to build: `GAN.compile` built each optimizer for its network."""
-
-
-class _TrackedScope(keras.StatelessScope):
-    """A `StatelessScope` that remembers which variables it was given."""
-
-    def __init__(self, variables, values):
-        self.tracked_variables = list(variables)
-        super().__init__(state_mapping=list(zip(self.tracked_variables, values)))
-
-
-def run_in_state(model: keras.Model, fn: Callable, optimizer_variables: list):
-    """Run ``fn()``, which updates `model`, on any backend.
-
-    On TensorFlow and PyTorch, and on JAX inside a train step, this is just
-    ``fn()``. Called eagerly on JAX (e.g. ``gan.discriminator_step(batch)``
-    in a notebook), it runs `fn` in a scope over every variable of the model
-    and its optimizers and writes the new values back afterwards.
-    """
-    if backend() != "jax" or keras.src.backend.common.stateless_scope.in_stateless_scope():
-        return fn()
-    variables = model.variables + list(optimizer_variables) + model.metrics_variables
-    with _TrackedScope(variables, [variable.value for variable in variables]) as scope:
-        result = fn()
-    for variable in variables:
-        variable.assign(scope.get_current_value(variable))
-    return result
-
-
-def stateless_train_step(model: keras.Model, state: tuple, step_fn: Callable, optimizer_variables: list,
-                         with_optimizer: bool = True):
-    """Run a stateful ``step_fn()`` as the pure function Keras' JAX trainer wants.
-
-    Args:
-        model: the model being trained.
-        state: Keras' ``(trainable, non_trainable, optimizer, metrics)``
-            values (without the optimizer's for a test step).
-        step_fn: the ordinary step, returning the logs dict.
-        optimizer_variables: the variables whose values are ``state[2]``.
-        with_optimizer: False for a test step (no optimizer state).
-
-    Returns:
-        ``(logs, new_state)`` in the layout of `state`.
-    """
-    groups = [model.trainable_variables, model.non_trainable_variables]
-    if with_optimizer:
-        groups.append(optimizer_variables)
-    groups.append(model.metrics_variables)
-    variables = [variable for group in groups for variable in group]
-    values = [value for group_values in state for value in group_values]
-    with _TrackedScope(variables, values) as scope:
-        logs = step_fn()
-    new_state = tuple([scope.get_current_value(variable) for variable in group] for group in groups)
-    return logs, new_state

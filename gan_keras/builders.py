@@ -151,7 +151,7 @@ def build_discriminator(
         spatial_dropout: ``dcgan`` only: drop whole feature maps
             (`keras.layers.SpatialDropout2D`, one random draw per channel)
             instead of single units (one draw per unit, which costs a
-            sixth of a CPU training step; README, "Speed").
+            sixth of a CPU training step; docs/speed.md).
 
     Returns:
         A `keras.Model` named ``"discriminator"`` whose output is a logit

@@ -48,7 +48,7 @@ import numpy as np
 from keras import ops
 
 from gan_keras._validation import check_choice, check_positive_int
-from gan_keras.autodiff import input_gradients, losses_and_gradients, run_in_state
+from gan_keras.autodiff import input_gradients, run_in_state, value_and_gradients
 from gan_keras.losses import GANLoss
 
 # Every input a check feeds a model or a loss comes from this seed.
@@ -892,13 +892,13 @@ def _check_gradients_reach_weights(model: keras.Model, inputs, output_shape: tup
 
     def loss_fn():
         outputs = model(inputs, training=False)
-        return (ops.sum(ops.reshape(outputs, output_shape) * projection),), None
+        return ops.sum(ops.reshape(outputs, output_shape) * projection), None
 
     def compute():
-        _, _, gradients = losses_and_gradients(loss_fn, [variables])
-        return gradients[0]
+        _, _, gradients = value_and_gradients(loss_fn, variables)
+        return gradients
 
-    gradients = _student_call(lambda: run_in_state(model, compute, []), f"a gradient through the {role}")
+    gradients = _student_call(lambda: run_in_state(model, compute), f"a gradient through the {role}")
     unreached = [variable for variable, gradient in zip(variables, gradients)
                  if gradient is None or not np.any(ops.convert_to_numpy(gradient))]
     if unreached:

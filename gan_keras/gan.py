@@ -6,16 +6,19 @@ hand first), `notebooks/03_dcgan_mnist.ipynb` and, for the backends,
 
 `GAN.gan_step` is Goodfellow et al.'s Algorithm 1 on one batch of real images:
 
-1. **discriminator update**, `d_steps` times: draw noise ``z`` from the
-   model's `SeedGenerator`, generate ``G(z)`` (held fixed: a constant here)
-   and take one optimizer step on D's loss for the real batch and ``G(z)``;
-2. **generator update**: draw fresh noise and take one optimizer step on G's
-   loss for ``D(G(z))``, scored by the *updated* D.
+1. **discriminator update**, `d_steps` times (`discriminator_step`): draw
+   noise ``z`` from the model's `SeedGenerator`, generate ``G(z)`` (held
+   fixed: a constant here) and take one optimizer step on D's loss for the
+   real batch and ``G(z)``;
+2. **generator update** (`generator_step`): draw *fresh* noise and take one
+   optimizer step on G's loss for ``D(G(z))``, scored by the *updated* D;
+   the gradient flows through D into G's weights.
 
-`discriminator_step` and `generator_step` are the two updates on their own
-(the notebooks call them by hand). The same code runs on TensorFlow, JAX and
-PyTorch: how a gradient is taken on each backend lives in
-`gan_keras.autodiff`, not here.
+Each update is one call of `GAN.descend(network, optimizer, loss_fn)`. The
+same code runs on TensorFlow, JAX and PyTorch: how a gradient is taken on
+each backend lives in `gan_keras.autodiff`, and `gan_keras.handwritten`
+writes the same step out by hand on each backend (the tests check that both
+give the same weights).
 """
 
 from __future__ import annotations
@@ -34,12 +37,11 @@ from gan_keras.distribute import replica_random
 from gan_keras.losses import LOSSES, GANLoss, get_loss, global_batch_mean, gradient_penalty
 from gan_keras.autodiff import (
     OptimizerPair,
-    apply_update,
-    forward_with_pullback,
-    losses_and_gradients,
+    apply_gradients,
+    descend,
     run_in_state,
     stateless_train_step,
-    value_and_input_gradients,
+    values_and_gradients,
 )
 from gan_keras.mixed_precision import uses_float16, with_loss_scaling
 
@@ -151,12 +153,12 @@ class GAN(RandomStateMixin, keras.Model):
             d_steps: discriminator (critic) updates per generator update;
                 WGAN-GP uses 5, each with fresh noise on the same real batch.
             gradient_penalty_weight: lambda of WGAN-GP (used by ``"wgan_gp"`` only).
-            simultaneous: update G and D from the *same* forward pass (both
-                gradients taken before either update), as the TensorFlow DCGAN
-                tutorial does: one discriminator pass fewer per step, 4-8%
-                faster per image on a CPU (README, "Speed"). The default
-                (False) scores G with the freshly updated D, the order of
-                Goodfellow et al.'s algorithm.
+            simultaneous: the TensorFlow DCGAN tutorial's faster rule:
+                update G and D from the *same* forward pass (one noise draw,
+                both gradients taken before either update): one G pass and
+                one D pass fewer per step (docs/speed.md). The default
+                (False) is Goodfellow et al.'s Algorithm 1: D first, then G
+                on fresh noise, scored by the updated D.
             ema: if > 0, also keep an exponential moving average of G's
                 weights with this decay (e.g. 0.999, with a warm-up; see
                 `gan_keras.averaging`), updated after every G step. Samples
@@ -201,7 +203,18 @@ class GAN(RandomStateMixin, keras.Model):
         the [-1, 1] range): a clear error now instead of a graph error later."""
         kwargs = checked_fit_arguments(x, self.generator.outputs[0].shape[1:], kwargs,
                                        bounded=_ends_in_tanh(self.generator))
-        return super().fit(x, y, *args, **kwargs)
+        history = super().fit(x, y, *args, **kwargs)
+        self._finalize_optimizers()
+        return history
+
+    def _finalize_optimizers(self) -> None:
+        # At the end of `fit`, Keras lets `model.optimizer` finish its work
+        # (an optimizer built with use_ema=True swaps its average into the
+        # weights), but only when it is one `keras.optimizers.Optimizer`. A GAN
+        # has two, each finalized here on the weights it trained.
+        for optimizer, network in ((self.g_optimizer, self.generator), (self.d_optimizer, self.discriminator)):
+            if int(ops.convert_to_numpy(optimizer.iterations)) > 0:  # an average exists only after a step
+                optimizer.finalize_variable_values(network.trainable_variables)
 
     def call(self, inputs, training: bool = False):
         """Run the generator: ``gan(noise)`` or ``gan([noise, labels])``."""
@@ -217,113 +230,114 @@ class GAN(RandomStateMixin, keras.Model):
         """
         if len(args) == 2:
             state, data = args
-            return stateless_train_step(self, state, lambda: self.gan_step(data), self.optimizer.variables)
+            return stateless_train_step(self, state, lambda: self.gan_step(data))
         return self.gan_step(args[0])
 
     def gan_step(self, data) -> dict:
-        """Goodfellow et al. (2014), Algorithm 1, on one batch of real images.
+        """Goodfellow et al. (2014), Algorithm 1, on one batch of real images:
 
         for each of `d_steps` (1, or 5 for WGAN-GP's critic):
-            sample noise, generate a batch, and update D to tell real from fake;
-        update G to fool the updated D;
+            draw noise, generate a batch (held fixed) and update D on it;
+        draw fresh noise and update G to fool the updated D;
         record the losses.
-
-        The last D update and the G update share one generated batch (as the
-        PyTorch DCGAN example does): G's forward pass runs once and is
-        recorded, D learns from its images held constant, and G's gradient is
-        then pulled back through that pass from the updated D's verdict.
         """
         real_images, labels = self._unpack(data)
         if self.simultaneous:
             return self._simultaneous_step(real_images, labels)
-        for _ in range(self.d_steps - 1):
-            self.discriminator_step(real_images, labels)
-        noise = self._sample_noise(ops.shape(real_images)[0])
-        fake_images, pull_back = self._generate_recorded(noise, labels)
-        d_logs = self.discriminator_step(real_images, labels, fake_images=fake_images)
-        g_loss = self._update_generator(fake_images, pull_back, labels)
-        return self._record(d_logs["d_loss"], g_loss, d_logs["real_logits"], d_logs["fake_logits"])
+        for _ in range(self.d_steps):
+            d_logs = self.discriminator_step(real_images, labels)
+        g_logs = self.generator_step(ops.shape(real_images)[0], labels)
+        return self._record(d_logs["d_loss"], g_logs["g_loss"], d_logs["real_logits"], d_logs["fake_logits"])
 
-    def discriminator_step(self, real_images, labels=None, fake_images=None) -> dict:
-        """One discriminator update on `real_images` and a generated batch.
+    def discriminator_step(self, real_images, labels=None) -> dict:
+        """One discriminator update on `real_images` and a batch generated from fresh noise.
 
         Args:
             real_images: a batch of real images.
             labels: their classes, for a conditional GAN.
-            fake_images: the generated batch to use; by default one is
-                generated from fresh noise.
 
         Returns:
             ``{"d_loss", "real_logits", "fake_logits"}``, before the update.
         """
         real_images = ops.convert_to_tensor(real_images)  # a NumPy batch, when called by hand
-        if fake_images is None:
-            noise = self._sample_noise(ops.shape(real_images)[0])
-            fake_images = self.generator(self._with_labels(noise, labels), training=True)
-        # G is held fixed: its images are constants in D's update.
-        fake_images = ops.stop_gradient(fake_images)
+        noise = self._sample_noise(ops.shape(real_images)[0])
+        # G is held fixed while D learns: its images are constants here.
+        fake_images = ops.stop_gradient(self.generator(self._with_labels(noise, labels), training=True))
 
-        def loss_fn():
+        def d_loss_fn():
             d_loss, real_logits, fake_logits = self.discriminator_loss(real_images, fake_images, labels)
-            return (self.d_optimizer.scale_loss(d_loss),), (d_loss, real_logits, fake_logits)
+            return d_loss, (real_logits, fake_logits)
 
-        (d_loss, real_logits, fake_logits), = self._update((self.discriminator, self.d_optimizer), loss_fn=loss_fn)
+        d_loss, (real_logits, fake_logits) = self.descend(self.discriminator, self.d_optimizer, d_loss_fn)
         return {"d_loss": d_loss, "real_logits": real_logits, "fake_logits": fake_logits}
 
     def generator_step(self, batch_size: int, labels=None) -> dict:
         """One generator update on a fresh batch of noise, scored by the current D.
 
+        The gradient of G's loss flows back through D (whose weights stay as
+        they are) into G's weights.
+
+        Args:
+            batch_size: how many images to generate.
+            labels: one class per image, for a conditional GAN.
+
         Returns:
             ``{"g_loss": ...}`` before the update.
         """
-        def step():
-            noise = self._sample_noise(batch_size)
-            fake_images, pull_back = self._generate_recorded(noise, labels)
-            return self._update_generator(fake_images, pull_back, labels)
+        noise = self._sample_noise(batch_size)
 
-        return {"g_loss": run_in_state(self, step, self.optimizer.variables)}
+        def g_loss_fn():
+            fake_images = self.generator(self._with_labels(noise, labels), training=True)
+            return self.generator_loss(fake_images, labels), None
 
-    def _generate_recorded(self, noise, labels):
-        """G(noise), and a function that pulls gradients on those images back
-        to G's weights (`gan_keras.autodiff.forward_with_pullback`)."""
-        fake_images, _, pull_back = forward_with_pullback(
-            lambda: (self.generator(self._with_labels(noise, labels), training=True), None),
-            self.generator.trainable_variables,
-        )
-        return fake_images, pull_back
+        g_loss, _ = self.descend(self.generator, self.g_optimizer, g_loss_fn)
+        return {"g_loss": g_loss}
 
-    def _update_generator(self, fake_images, pull_back, labels):
-        """One G update: how should each generated pixel change to fool D
-        (the gradient of G's loss with respect to the images), pulled back
-        through G to its weights. Returns G's loss."""
-        def loss_of(images):
-            g_loss = self.generator_loss(images, labels)
-            return self.g_optimizer.scale_loss(g_loss), g_loss
+    def descend(self, network: keras.Model, optimizer: keras.optimizers.Optimizer, loss_fn) -> tuple:
+        """One step of gradient descent for `network` on ``loss_fn()``.
 
-        _, g_loss, image_gradients = value_and_input_gradients(loss_of, ops.stop_gradient(fake_images))
-        apply_update(self.g_optimizer, pull_back(image_gradients), self.generator.trainable_variables)
-        self._update_average()
-        return g_loss
+        Loss scaling (mixed precision), the gradient with respect to
+        `network`'s weights, the optimizer's step and, for G, the moving
+        average of its weights (``compile(ema=...)``): the same on every
+        backend (`gan_keras.autodiff.descend`).
+
+        Args:
+            network: ``self.generator`` or ``self.discriminator``.
+            optimizer: its optimizer.
+            loss_fn: returns ``(loss, aux)``; only `network`'s weights move.
+
+        Returns:
+            ``(loss, aux)`` before the update.
+        """
+        loss, aux = descend(self, network.trainable_variables, optimizer, loss_fn)
+        if network is self.generator:
+            self._update_average()
+        return loss, aux
 
     def _update_average(self):
         if self.generator_ema is not None:
             self.generator_ema.update(self.generator)
 
     def _simultaneous_step(self, real_images, labels):
-        # Both gradients from one forward pass, taken before either update
-        # (the TensorFlow DCGAN tutorial's rule; see `compile`).
+        # The TensorFlow DCGAN tutorial's rule (see `compile`): one forward
+        # pass, both gradients taken before either network is updated.
         noise = self._sample_noise(ops.shape(real_images)[0])
 
-        def loss_fn():
+        def losses_fn():
             fake_images = self.generator(self._with_labels(noise, labels), training=True)
             d_loss, real_logits, fake_logits = self.discriminator_loss(real_images, fake_images, labels)
             g_loss = global_batch_mean(self.gan_loss.generator(fake_logits))
             scaled = (self.d_optimizer.scale_loss(d_loss), self.g_optimizer.scale_loss(g_loss))
             return scaled, (d_loss, g_loss, real_logits, fake_logits)
 
-        (d_loss, g_loss, real_logits, fake_logits), = self._update(
-            (self.discriminator, self.d_optimizer), (self.generator, self.g_optimizer), loss_fn=loss_fn
-        )
+        def update_both():
+            networks = ((self.discriminator, self.d_optimizer), (self.generator, self.g_optimizer))
+            _, aux, gradients = values_and_gradients(losses_fn, [model.trainable_variables for model, _ in networks])
+            for (model, optimizer), model_gradients in zip(networks, gradients):
+                apply_gradients(optimizer, model_gradients, model.trainable_variables)
+            return aux
+
+        d_loss, g_loss, real_logits, fake_logits = run_in_state(self, update_both)
         self._update_average()
         return self._record(d_loss, g_loss, real_logits, fake_logits)
 
@@ -347,26 +361,6 @@ class GAN(RandomStateMixin, keras.Model):
         """G's loss: how well its images fool D, averaged over the global batch."""
         fake_logits = self.discriminator(self._with_labels(fake_images, labels), training=True)
         return global_batch_mean(self.gan_loss.generator(fake_logits))
-
-    def _update(self, *networks, loss_fn):
-        """Differentiate the losses of `loss_fn` and let each network's optimizer
-        take one step (the backend mechanics are in `gan_keras.autodiff`).
-
-        Args:
-            *networks: ``(model, optimizer)`` pairs, one per loss of `loss_fn`.
-            loss_fn: returns ``(scaled losses, aux)``.
-
-        Returns:
-            ``(aux,)`` of the forward pass.
-        """
-        def update():
-            variables = [model.trainable_variables for model, _ in networks]
-            _, aux, gradients = losses_and_gradients(loss_fn, variables)
-            for (model, optimizer), grads in zip(networks, gradients):
-                apply_update(optimizer, grads, model.trainable_variables)
-            return (aux,)
-
-        return run_in_state(self, update, self.optimizer.variables)
 
     def _record(self, d_loss, g_loss, real_logits, fake_logits) -> dict:
         self.d_loss_tracker.update_state(d_loss)

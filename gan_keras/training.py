@@ -54,7 +54,7 @@ NUM_CLASSES = 10  # both datasets have ten classes
 # generator update and Adam with beta_2 = 0.9.
 WGAN_GP_D_STEPS = 5
 # The recipe measured best for a 5-minute CPU run by benchmarks/recipe_search.py
-# (README, "Defaults"): Adam(1e-3, beta_1 = 0) for both networks and no dropout in D.
+# (docs/defaults.md): Adam(1e-3, beta_1 = 0) for both networks and no dropout in D.
 GAN_LEARNING_RATE = 1e-3
 # With that recipe the conditional DCGAN collapsed (one image per class) on one
 # seed in three; dropout 0.3 in D prevented it there.
@@ -78,7 +78,7 @@ RESUMABLE_CHANGES = ("epochs", "max_seconds")
 class TrainConfig:
     """Settings of one training run. The defaults are the recipe measured best
     for a 5-minute CPU run on the bundled sample (`benchmarks/recipe_search.py`,
-    README "Defaults"): the class-conditional DCGAN (``model="cgan"``, which
+    docs/defaults.md): the class-conditional DCGAN (``model="cgan"``, which
     uses the labels) with Adam(1e-3, beta_1 = 0) and dropout 0.3 in D. With
     ``model="dcgan"`` the same optimizer and no dropout is the best
     unconditional recipe measured; `CLASSIC_DCGAN` holds the default before
@@ -111,7 +111,7 @@ class TrainConfig:
         spatial_dropout: D's dropout drops whole feature maps
             (`keras.layers.SpatialDropout2D`: one random draw per channel)
             instead of single units. Measured with ``cgan`` at 300 s: 22%
-            more images/s, FID 12.4 against 11.4 (README "Speed"). Ignored
+            more images/s, FID 12.4 against 11.4 (docs/speed.md). Ignored
             by ``mlp``.
         ema: if > 0, sample, save and evaluate a moving average of G's
             weights with this decay (`gan_keras.averaging`); GANs only.

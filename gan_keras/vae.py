@@ -31,7 +31,7 @@ from gan_keras.builders import _check_image_shape, _dcgan_plan
 from gan_keras.data import checked_fit_arguments
 from gan_keras.gan import call_in_batches
 from gan_keras.losses import global_batch_mean
-from gan_keras.autodiff import apply_update, losses_and_gradients, stateless_train_step
+from gan_keras.autodiff import descend, stateless_train_step
 from gan_keras.mixed_precision import uses_float16, with_loss_scaling
 
 
@@ -170,7 +170,7 @@ class VAE(RandomStateMixin, keras.Model):
         `gan_keras.autodiff.stateless_train_step`)."""
         if len(args) == 2:
             state, data = args
-            return stateless_train_step(self, state, lambda: self._train_on(data), self.optimizer.variables)
+            return stateless_train_step(self, state, lambda: self._train_on(data))
         return self._train_on(args[0])
 
     def _train_on(self, data) -> dict:
@@ -178,17 +178,16 @@ class VAE(RandomStateMixin, keras.Model):
 
         def loss_fn():
             reconstruction, kl = self._elbo_terms(images, training=True)
-            loss = global_batch_mean(reconstruction + self.beta * kl)
-            return (self.optimizer.scale_loss(loss),), (loss, reconstruction, kl)
+            return global_batch_mean(reconstruction + self.beta * kl), (reconstruction, kl)
 
-        _, (loss, reconstruction, kl), (gradients,) = losses_and_gradients(loss_fn, [self.trainable_variables])
-        apply_update(self.optimizer, gradients, self.trainable_variables)
+        # The negative ELBO, one gradient step for encoder and decoder together.
+        loss, (reconstruction, kl) = descend(self, self.trainable_variables, self.optimizer, loss_fn)
         return self._record(loss, reconstruction, kl)
 
     def test_step(self, *args):
         if len(args) == 2:
             state, data = args
-            return stateless_train_step(self, state, lambda: self._evaluate_on(data), [], with_optimizer=False)
+            return stateless_train_step(self, state, lambda: self._evaluate_on(data), with_optimizer=False)
         return self._evaluate_on(args[0])
 
     def _evaluate_on(self, data) -> dict:

@@ -40,7 +40,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from gan_keras import GAN, build_discriminator, build_generator, make_dataset  # noqa: E402
-from gan_keras.autodiff import apply_update, losses_and_gradients, run_in_state  # noqa: E402
+from gan_keras.autodiff import descend  # noqa: E402
 from gan_keras.data import load_images  # noqa: E402
 from gan_keras.losses import gradient_penalty  # noqa: E402
 
@@ -94,17 +94,10 @@ def penalty_on_a_flat_critic():
         return critic, optimizer
 
     def penalty_step(critic, optimizer):
-        def step():
-            def loss_fn():
-                penalty = keras.ops.mean(gradient_penalty(critic, real, fake, seed=seed))
-                return (penalty,), penalty
-
-            _, penalty, (gradients,) = losses_and_gradients(loss_fn, [critic.trainable_variables])
-            apply_update(optimizer, gradients, critic.trainable_variables)
-            return penalty, gradients
-
-        penalty, gradients = run_in_state(critic, step, optimizer.variables)
-        finite = all(np.isfinite(keras.ops.convert_to_numpy(g)).all() for g in gradients)
+        penalty, _ = descend(critic, critic.trainable_variables, optimizer,
+                             lambda: (keras.ops.mean(gradient_penalty(critic, real, fake, seed=seed)), None))
+        # SGD: the step is -learning_rate * gradient, so finite weights mean finite gradients.
+        finite = all(np.isfinite(weights).all() for weights in critic.get_weights())
         return float(keras.ops.convert_to_numpy(penalty)), bool(finite)
 
     keras.utils.set_random_seed(0)
@@ -242,11 +235,70 @@ def one_step_from_saved_weights():
     gan.set_weights([saved[f"weight_{index}"] for index in range(len(gan.get_weights()))])
     noise = iter([saved["d_noise"], saved["g_noise"]])
     gan._sample_noise = lambda batch_size: keras.ops.convert_to_tensor(next(noise))
-    d_logs = run_in_state(gan, lambda: gan.discriminator_step(saved["images"]), gan.optimizer.variables)
-    g_logs = run_in_state(gan, lambda: gan.generator_step(len(saved["images"])), gan.optimizer.variables)
+    d_logs = gan.discriminator_step(saved["images"])
+    g_logs = gan.generator_step(len(saved["images"]))
     np.savez(OUT_DIR / f"step_{BACKEND}.npz", *gan.get_weights())
     return {"d_loss": float(keras.ops.convert_to_numpy(d_logs["d_loss"])),
             "g_loss": float(keras.ops.convert_to_numpy(g_logs["g_loss"]))}
+
+
+def tiny_gan_from_saved_weights(g_optimizer=None):
+    saved = np.load(STEP_FILE)
+    generator, discriminator = build_generator(8, base_filters=4), build_discriminator(base_filters=4, dropout=0.0)
+    weights = [saved[f"weight_{index}"] for index in range(len(generator.weights) + len(discriminator.weights))]
+    generator.set_weights(weights[:len(generator.weights)])
+    discriminator.set_weights(weights[len(generator.weights):])
+    gan = GAN(generator, discriminator, seed=5)
+    gan.compile(g_optimizer or keras.optimizers.SGD(0.05), keras.optimizers.SGD(0.05))
+    return gan, saved["images"]
+
+
+def gan_step_equals_the_handwritten_step():
+    """One `fit` step of a GAN (Keras' own trainer: compiled on TensorFlow,
+    jitted and stateless on JAX) against `gan_keras.handwritten`'s step from
+    the same weights, drawing noise from a SeedGenerator with the same seed:
+    D's noise first, then fresh noise for G."""
+    from gan_keras.handwritten import algorithm_1_step
+
+    gan, images = tiny_gan_from_saved_weights()
+    initial = gan.get_weights()
+    history = gan.fit(images, batch_size=len(images), epochs=1, verbose=0, shuffle=False).history
+    reference, _ = tiny_gan_from_saved_weights()
+    d_loss, g_loss = algorithm_1_step(reference.generator, reference.discriminator, keras.optimizers.SGD(0.05),
+                                      keras.optimizers.SGD(0.05), images, keras.random.SeedGenerator(5))
+    networks = ("generator", "discriminator")
+    return {
+        "max_difference": {name: max(float(np.abs(a - b).max()) for a, b in zip(
+            getattr(gan, name).get_weights(), getattr(reference, name).get_weights())) for name in networks},
+        "moved": max(float(np.abs(a - b).max()) for a, b in zip(initial, reference.get_weights())),
+        "losses": [history["d_loss"][0], history["g_loss"][0]],
+        "handwritten_losses": [float(keras.ops.convert_to_numpy(d_loss)), float(keras.ops.convert_to_numpy(g_loss))],
+    }
+
+
+def optimizer_average_is_swapped_in():
+    """`compile(g_optimizer=Adam(use_ema=True))`: at the end of `fit` G holds
+    the optimizer's average of its iterates. Two steps with momentum m give
+    m * W1 + (1 - m) * W2, with W1 and W2 the weights after one and two steps
+    of the same run without the average (the average does not change the run)."""
+    def run(steps, use_ema):
+        gan, images = tiny_gan_from_saved_weights(keras.optimizers.Adam(1e-2, use_ema=use_ema, ema_momentum=0.6))
+        batch = len(images) // 2
+        gan.fit(images[:batch * steps], batch_size=batch, epochs=1, verbose=0, shuffle=False)
+        return gan
+
+    def trainable(model):  # the average covers trainable weights, not batch-norm statistics
+        return [keras.ops.convert_to_numpy(weight.value) for weight in model.trainable_weights]
+
+    first, second, averaged = run(1, False), run(2, False), run(2, True)
+    expected = [0.6 * a + 0.4 * b for a, b in zip(trainable(first.generator), trainable(second.generator))]
+    return {
+        "g_difference": max(float(np.abs(a - b).max()) for a, b in zip(trainable(averaged.generator), expected)),
+        "g_from_last": max(float(np.abs(a - b).max())
+                           for a, b in zip(trainable(averaged.generator), trainable(second.generator))),
+        "d_difference": max(float(np.abs(a - b).max())
+                            for a, b in zip(averaged.discriminator.get_weights(), second.discriminator.get_weights())),
+    }
 
 
 def tensorflow_only_features_are_refused():
@@ -295,6 +347,8 @@ if __name__ == "__main__":
         "repeatable": same_seed_same_samples(images),
         "resume": resume_equals_uninterrupted(),
         "one_step": one_step_from_saved_weights(),
+        "handwritten": gan_step_equals_the_handwritten_step(),
+        "use_ema": optimizer_average_is_swapped_in(),
         "average": average_follows_its_formula(images),
         "cli": cli_train_and_sample(),
         "tensorflow_only": tensorflow_only_features_are_refused(),

@@ -34,7 +34,7 @@ STUB_MESSAGES = {
     "check_training_gif": "There is no GIF at",
     "check_conditional": "`generator` is None: the conditional generator has not been built yet",
 }
-# The points table of the README's grading guide: 20, and 2 for the bonus.
+# The points table of the grading guide (docs/grading.md): 20, and 2 for the bonus.
 POINTS = {
     "check_generator": 3, "check_discriminator": 3, "check_discriminator_loss": 3, "check_generator_loss": 3,
     "check_learns": 2, "check_train_step": 3, "check_training_gif": 3, "check_conditional": 2,

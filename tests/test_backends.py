@@ -184,3 +184,22 @@ def test_one_update_is_the_same_on_every_backend(step_file, tmp_path_factory):
         for loss in ("d_loss", "g_loss"):
             assert results[backend]["one_step"][loss] == pytest.approx(results[reference_backend]["one_step"][loss],
                                                                        rel=1e-4)
+
+
+def test_gan_step_is_the_handwritten_algorithm_1(checks):
+    """`fit` for one step equals gan_keras.handwritten's step (tape, jax.value_and_grad
+    with stateless_call, torch autograd) from the same weights and noise: D on one
+    draw, then G on a *fresh* draw. Reusing D's noise for G would move G differently."""
+    handwritten = checks["handwritten"]
+    assert handwritten["moved"] > 1e-2
+    assert handwritten["max_difference"]["discriminator"] < 1e-6
+    assert handwritten["max_difference"]["generator"] < 1e-6
+    np.testing.assert_allclose(handwritten["losses"], handwritten["handwritten_losses"], rtol=1e-5)
+
+
+def test_an_optimizer_average_is_swapped_in_at_the_end_of_fit(checks):
+    use_ema = checks["use_ema"]
+    # G ends on momentum * W1 + (1 - momentum) * W2, not on its last iterate W2...
+    assert use_ema["g_difference"] < 1e-6 and use_ema["g_from_last"] > 1e-3
+    # ...and D, whose optimizer keeps no average, on its last iterate.
+    assert use_ema["d_difference"] == 0.0

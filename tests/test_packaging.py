@@ -43,3 +43,12 @@ def test_bundled_data_ships_with_its_provenance():
     readme = (data_files / "README.md").read_text()
     assert "CC BY-SA 3.0" in readme and "LeCun" in readme
     assert "data_files/*.npz" in str(_pyproject()["tool"]["setuptools"]["package-data"]["gan_keras"])
+
+
+def test_the_library_uses_only_public_keras_api():
+    # `keras.src` is Keras' private implementation: it moves between releases.
+    offenders = [f"{path.relative_to(REPO_ROOT)}:{number}"
+                 for path in sorted((REPO_ROOT / "gan_keras").rglob("*.py"))
+                 for number, line in enumerate(path.read_text().splitlines(), start=1)
+                 if re.search(r"\bkeras\.src\b|from\s+keras\s+import\s+src\b", line)]
+    assert offenders == []
