@@ -20,9 +20,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-# JAX and PyTorch (CPU builds) too, so the tests run on all three Keras backends.
+# JAX and PyTorch (CPU builds) too, so the tests run on all three Keras backends, and the
+# autograders (nbgrader, otter-grader) the assignment kit is tested in.
 $(BACKENDS_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[dev,backends]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,backends,grading]"
 	touch $(BACKENDS_STAMP)
 
 demo: setup
@@ -32,7 +33,7 @@ demo: setup
 # Tests marked slow (long measurements, e.g. mode collapse over 8 seeds) run with `make test-slow`,
 # so that `make test` stays under 15 minutes on a 2-core machine, install included.
 test: setup-backends
-	GAN_KERAS_QUICK=1 GAN_KERAS_REQUIRE_BACKENDS=1 $(BIN)/python -m pytest --nbmake tests notebooks -m "not slow"
+	GAN_KERAS_QUICK=1 GAN_KERAS_REQUIRE_BACKENDS=1 GAN_KERAS_REQUIRE_GRADERS=1 $(BIN)/python -m pytest --nbmake tests notebooks -m "not slow"
 
 test-slow: setup-backends
 	$(BIN)/python -m pytest tests -m slow

@@ -64,14 +64,14 @@ def descend(model: keras.Model, variables: Sequence, optimizer: keras.optimizers
     Returns:
         ``(loss, aux)`` computed before the update.
     """
-    def step():
-        def scaled_loss_fn():
-            # Under mixed precision a LossScaleOptimizer multiplies the loss
-            # by its loss scale (so float16 gradients do not underflow) and
-            # `apply` divides the gradients by it again; otherwise it is 1.
-            loss, aux = loss_fn()
-            return optimizer.scale_loss(loss), (loss, aux)
+    def scaled_loss_fn():
+        # Under mixed precision a LossScaleOptimizer multiplies the loss by
+        # its loss scale (so float16 gradients do not underflow) and `apply`
+        # divides the gradients by it again; otherwise the scale is 1.
+        loss, aux = loss_fn()
+        return optimizer.scale_loss(loss), (loss, aux)
 
+    def step():
         _, (loss, aux), gradients = value_and_gradients(scaled_loss_fn, variables)
         apply_gradients(optimizer, gradients, variables)
         return loss, aux
@@ -91,8 +91,29 @@ def value_and_gradients(loss_fn: Callable, variables: Sequence) -> tuple:
         ``(loss, aux, gradients)``, one gradient per variable (zeros for a
         variable the loss does not depend on).
     """
-    losses, aux, (gradients,) = values_and_gradients(lambda: _single(loss_fn()), [variables])
-    return losses[0], aux, gradients
+    name = backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:  # record the forward pass...
+            loss, aux = loss_fn()
+        gradients = tape.gradient(loss, list(variables))  # ...and walk it back
+        return loss, aux, _zeros_for_none(variables, gradients)
+    if name == "torch":
+        import torch
+
+        loss, aux = loss_fn()  # autograd builds the graph as the loss is computed
+        tensors = [variable.value for variable in variables]
+        return loss, aux, _zeros_for_none(tensors, torch.autograd.grad(loss, tensors, allow_unused=True))
+    if name == "jax":
+        import jax
+
+        # The loss as a pure function of the variables' values (see `pure_function`).
+        pure, values, record_updates = pure_function(loss_fn, [variables])
+        (loss, (aux, updates)), (gradients,) = jax.value_and_grad(pure, has_aux=True)(values)
+        record_updates(updates)
+        return loss, aux, gradients
+    raise _unsupported_backend()
 
 
 def values_and_gradients(loss_fn: Callable, variable_groups: Sequence[Sequence]) -> tuple:
@@ -116,11 +137,6 @@ def values_and_gradients(loss_fn: Callable, variable_groups: Sequence[Sequence])
     if name == "torch":
         return _torch_gradients(loss_fn, variable_groups)
     raise _unsupported_backend()
-
-
-def _single(result):
-    loss, aux = result
-    return (loss,), aux
 
 
 def _tensorflow_gradients(loss_fn, variable_groups):
@@ -149,26 +165,22 @@ def _torch_gradients(loss_fn, variable_groups):
 def _jax_gradients(loss_fn, variable_groups):
     import jax
 
-    pure, weights, record_updates = pure_function(loss_fn, variable_groups)
-    if len(variable_groups) == 1:
-        (_, (losses, (aux, updates))), gradients = jax.value_and_grad(
-            lambda values: _first_loss(pure(values)), has_aux=True)(weights)
-    else:
-        # Several losses: one forward pass, then one backward pass per loss.
-        losses, backward, (aux, updates) = jax.vjp(pure, weights, has_aux=True)
-        gradients = []
-        for index in range(len(losses)):
-            only_this_loss = tuple(jax.numpy.ones_like(loss) if i == index else jax.numpy.zeros_like(loss)
-                                   for i, loss in enumerate(losses))
-            (all_groups,) = backward(only_this_loss)
-            gradients.append(all_groups[index])
+    pure, weights, record_updates = pure_function(lambda: _as_tuple(loss_fn()), variable_groups)
+    # One forward pass, then one backward pass per loss.
+    losses, backward, (aux, updates) = jax.vjp(pure, weights, has_aux=True)
+    gradients = []
+    for index in range(len(losses)):
+        only_this_loss = tuple(jax.numpy.ones_like(loss) if i == index else jax.numpy.zeros_like(loss)
+                               for i, loss in enumerate(losses))
+        (all_groups,) = backward(only_this_loss)
+        gradients.append(all_groups[index])
     record_updates(updates)
     return losses, aux, gradients
 
 
-def _first_loss(result):
-    losses, aux_and_updates = result
-    return losses[0], (losses, aux_and_updates)
+def _as_tuple(result):
+    losses, aux = result
+    return tuple(losses), aux
 
 
 def _zeros_for_none(variables, gradients) -> list:

@@ -13,7 +13,7 @@ returns a small report (a dict) when all is well. So a check is, unchanged:
   and its points are in the cell's ``nbgrader`` metadata (the teacher
   notebook carries that metadata);
 - an otter-grader test case: a ``@test_case`` function that calls the check
-  (``assignments/otter_tests/`` has one test file per check); otter shows the
+  (``assignments/otter/tests/`` has one test file per check); otter shows the
   student the message of the `AssertionError`.
 
 Mistakes that are the teacher's (an `image_shape` with a zero, a `latent_dim`
@@ -38,9 +38,12 @@ logits (shape ``[batch, 1]``) and return a scalar, the mean over the batch.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
+import warnings
+from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 import keras
@@ -63,9 +66,36 @@ PROBE_SCALE = 100.0
 GENERATOR_LOSS_KINDS = ("non_saturating", "minimax")
 # The top of a `TrainingGIF` frame that holds its title ("epoch 3"), which changes even when G does not.
 TITLE_SHARE = 0.15
+# What Keras warns, on TensorFlow only, when BinaryCrossentropy(from_logits=True) is given a sigmoid's
+# output; it then quietly uses the sigmoid's input instead, so the loss *looks* right there.
+SIGMOID_BEFORE_FROM_LOGITS = "received `from_logits=True`, but the `output` argument was produced by a"
+ONLY_LOOKS_RIGHT_ON_TENSORFLOW = (
+    " (TensorFlow quietly undoes a keras.ops.sigmoid given to a from_logits=True loss, so it can look right "
+    "there; on JAX and PyTorch it trains another game.)")
+
+
+def _quiet(check: Callable) -> Callable:
+    """Run a check with Python warnings captured instead of printed.
+
+    nbgrader gives 0 points to a graded cell that writes anything to stderr,
+    so a warning raised by the student's code (or by Keras about it) would
+    cost points the check did not take. The warnings' first lines go into the
+    report, under ``"warnings"``.
+    """
+    @functools.wraps(check)
+    def quiet_check(*args, **kwargs):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            report = check(*args, **kwargs)
+        if caught and isinstance(report, dict):
+            report["warnings"] = sorted({_first_line(warning.message) for warning in caught})
+        return report
+
+    return quiet_check
 
 
 # ---------------------------------------------------------------- generator
+@_quiet
 def check_generator(model: keras.Model, latent_dim: int, image_shape: Sequence[int]) -> dict:
     """Check an unconditional generator: shapes, tanh output, use of the noise, gradients.
 
@@ -117,6 +147,7 @@ def check_generator(model: keras.Model, latent_dim: int, image_shape: Sequence[i
 
 
 # ------------------------------------------------------------ discriminator
+@_quiet
 def check_discriminator(model: keras.Model, image_shape: Sequence[int]) -> dict:
     """Check an unconditional discriminator: one logit per image, gradients to the input.
 
@@ -160,6 +191,7 @@ def check_discriminator(model: keras.Model, image_shape: Sequence[int]) -> dict:
 
 
 # -------------------------------------------------------------- conditional
+@_quiet
 def check_conditional(
     generator: keras.Model,
     discriminator: keras.Model,
@@ -255,6 +287,7 @@ def check_conditional(
 
 
 # ------------------------------------------------------------------- losses
+@_quiet
 def check_discriminator_loss(fn: Callable) -> dict:
     """Check ``discriminator_loss(real_logits, fake_logits)`` against the closed form.
 
@@ -289,7 +322,7 @@ def check_discriminator_loss(fn: Callable) -> dict:
                    "D should call real images real: BCE(ones, real_logits) + BCE(zeros, fake_logits).",
         "sigmoid twice": "applies a sigmoid to the logits and then a loss that applies it again "
                          "(from_logits=True), so the sigmoid is applied twice. Pass the raw logits to "
-                         "BinaryCrossentropy(from_logits=True).",
+                         "BinaryCrossentropy(from_logits=True)." + ONLY_LOOKS_RIGHT_ON_TENSORFLOW,
         "logits as probabilities": "reads the logits as probabilities (from_logits=False), but the "
                                    "discriminator outputs logits. Use BinaryCrossentropy(from_logits=True).",
         "negated": "is the negative of the cross-entropy. D minimises its loss, so return "
@@ -309,6 +342,7 @@ def check_discriminator_loss(fn: Callable) -> dict:
     return {"loss": value, "expected": expected}
 
 
+@_quiet
 def check_generator_loss(fn: Callable, kind: str = "non_saturating") -> dict:
     """Check ``generator_loss(fake_logits)`` against the closed form.
 
@@ -349,7 +383,8 @@ def check_generator_loss(fn: Callable, kind: str = "non_saturating") -> dict:
             "target 0": "gives the generated images the target 0, which teaches G to be caught. G wants D to "
                         "call its images real: BCE(ones, fake_logits).",
             "sigmoid twice": "applies a sigmoid to the logits and then a loss that applies it again "
-                             "(from_logits=True). Pass the raw logits to BinaryCrossentropy(from_logits=True).",
+                             "(from_logits=True). Pass the raw logits to BinaryCrossentropy(from_logits=True)."
+                             + ONLY_LOOKS_RIGHT_ON_TENSORFLOW,
             "logits as probabilities": "reads the logits as probabilities (from_logits=False). "
                                        "Use BinaryCrossentropy(from_logits=True).",
             "negated": "has the wrong sign: it is +log D(G(z)). G minimises -log D(G(z)) = BCE(ones, fake_logits).",
@@ -370,7 +405,8 @@ def check_generator_loss(fn: Callable, kind: str = "non_saturating") -> dict:
             "negated": "has the wrong sign: it is -log(1 - D(G(z))) = BCE(zeros, fake_logits), which D, not G, "
                        "minimises. G minimises log(1 - D(G(z))) = -BCE(zeros, fake_logits).",
             "sigmoid twice": "applies a sigmoid to the logits and then a loss that applies it again "
-                             "(from_logits=True). Pass the raw logits to BinaryCrossentropy(from_logits=True).",
+                             "(from_logits=True). Pass the raw logits to BinaryCrossentropy(from_logits=True)."
+                             + ONLY_LOOKS_RIGHT_ON_TENSORFLOW,
             "logits as probabilities": "reads the logits as probabilities (from_logits=False). "
                                        "Use BinaryCrossentropy(from_logits=True).",
         }
@@ -412,6 +448,7 @@ def as_gan_loss(discriminator_loss: Callable, generator_loss: Callable, name: st
 
 
 # ------------------------------------------------------------- training step
+@_quiet
 def check_train_step(gan: Any, real_images=None, labels=None) -> dict:
     """Check that D's update changes only D and G's update changes only G.
 
@@ -515,6 +552,7 @@ def check_train_step(gan: Any, real_images=None, labels=None) -> dict:
 
 
 # ------------------------------------------------------------------ learning
+@_quiet
 def check_learns(
     discriminator_loss: Callable,
     generator_loss: Callable,
@@ -584,6 +622,7 @@ def check_learns(
 
 
 # ----------------------------------------------------------------------- GIF
+@_quiet
 def check_training_gif(path: str | os.PathLike, min_frames: int = 2) -> dict:
     """Check the GIF a `gan_keras.TrainingGIF` callback wrote: it exists and shows G changing.
 
@@ -600,6 +639,14 @@ def check_training_gif(path: str | os.PathLike, min_frames: int = 2) -> dict:
         raise TypeError(f"`path` must be a str or a path, got {type(path).__name__}")
     min_frames = check_positive_int("min_frames", min_frames)
     if not os.path.isfile(path):
+        # TrainingGIF saves a grid after every epoch and writes the GIF when fit ends.
+        grids = sorted(Path(path).parent.glob("*/epoch_*.png"))
+        if grids:
+            raise AssertionError(
+                f"There is no GIF at {os.fspath(path)}, but {len(grids)} epoch grid(s) were saved in "
+                f"{grids[0].parent}: training started and was stopped before fit finished (the GIF is written "
+                "at the end). A grader's cell time-out does this: nbgrader stops a cell after 30 s unless "
+                "c.Execute.timeout is raised. Let the training cell run to the end.")
         raise AssertionError(f"There is no GIF at {os.fspath(path)}: train with a gan_keras.TrainingGIF callback "
                              "(callbacks=[TrainingGIF(..., gif_path=GIF_PATH)]) so that fit writes it.")
     import imageio.v3 as iio
@@ -614,7 +661,8 @@ def check_training_gif(path: str | os.PathLike, min_frames: int = 2) -> dict:
         frames = frames[np.newaxis]  # a single frame
     if len(frames) < min_frames:
         raise AssertionError(f"The GIF has {len(frames)} frame(s), fewer than {min_frames}: train for more "
-                             f"epochs, or save a grid more often (TrainingGIF(every=1)).")
+                             f"epochs, or save a grid more often (TrainingGIF(every=1)). If fit was asked for "
+                             f"{min_frames} epochs, training ended early (a TimeBudget or EarlyStopping callback).")
     # TrainingGIF titles each frame with its epoch: compare the images below the title only.
     # (A generator frozen for two epochs measured 0 there; two epochs of 4 steps changed it by 0.78.)
     below_title = int(TITLE_SHARE * frames.shape[1])
@@ -1041,7 +1089,14 @@ def _spread(loss, logits):
 def _loss_value(fn: Callable, name: str, logits: tuple, scale: int = 1) -> float:
     tensors = [ops.convert_to_tensor(np.tile(array, (scale, 1))) for array in logits]
     shapes = " and ".join(str(tuple(tensor.shape)) for tensor in tensors)
-    value = _student_call(lambda: fn(*tensors), f"{name} on logits of shape {shapes}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = _student_call(lambda: fn(*tensors), f"{name} on logits of shape {shapes}")
+    if any(SIGMOID_BEFORE_FROM_LOGITS in str(warning.message) for warning in caught):
+        raise AssertionError(f"{name} applies a sigmoid to the logits, then a loss with from_logits=True that "
+                             "applies it again: pass the raw logits to BinaryCrossentropy(from_logits=True). "
+                             "TensorFlow quietly undoes a keras.ops.sigmoid there, so the value looked right; on "
+                             "JAX and PyTorch the same code trains another game.")
     if value is None:
         raise AssertionError(f"{name} returned None: finish it so that it returns the loss, a scalar tensor "
                              "(the mean over the batch).")

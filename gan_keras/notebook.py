@@ -6,14 +6,29 @@ Used by every notebook in `notebooks/`.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 QUICK_ENV = "GAN_KERAS_QUICK"
+# Kept alive until the process exits, when each one's finalizer deletes its folder.
+_TEMPORARY_FOLDERS: list[tempfile.TemporaryDirectory] = []
 
 
 def quick_mode() -> bool:
     """True when ``GAN_KERAS_QUICK=1``: notebooks then shrink their work (the tests set it)."""
     return os.environ.get(QUICK_ENV, "").strip() == "1"
+
+
+def temporary_folder() -> str:
+    """A new, empty folder that is deleted with everything in it when this
+    Python process (the notebook's kernel) exits.
+
+    Quick mode writes its runs here, so that test and grading runs leave
+    nothing behind.
+    """
+    folder = tempfile.TemporaryDirectory(prefix="gan_keras-")
+    _TEMPORARY_FOLDERS.append(folder)
+    return folder.name
 
 
 def describe_machine() -> dict:

@@ -21,7 +21,7 @@ from conftest import REPO_ROOT
 KIT = REPO_ROOT / "assignments"
 TEACHER = KIT / "gan_assignment_teacher.ipynb"
 STUDENT = KIT / "gan_assignment_student.ipynb"
-OTTER_TESTS = KIT / "otter_tests"
+OTTER_TESTS = KIT / "otter" / "tests"
 
 # What each check tells a student who has not started (every task still its stub).
 STUB_MESSAGES = {
@@ -150,8 +150,10 @@ def test_teacher_notebook_is_laid_out_for_nbgrader_and_otter():
         assert cell["metadata"]["nbgrader"]["locked"] and not cell["metadata"]["nbgrader"]["solution"]
         # otter-grader grades with its test files and runs the notebook without these cells.
         assert "otter_ignore" in cell["metadata"].get("tags", [])
-        # The check cell calls the check it is named after, and its first line states its points.
-        assert re.search(rf"^{grade_id}\(", source, re.MULTILINE), source
+        # The check cell calls the check it is named after and ends without a value (nbgrader warns
+        # that it cannot score a cell whose result is not a number); its first line states its points.
+        assert re.search(rf"^report = {grade_id}\(", source, re.MULTILINE), source
+        assert source.rstrip().splitlines()[-1].startswith("print("), source
         points = POINTS[grade_id]
         assert source.startswith("# ") and f"({points} points)" in source.splitlines()[0], source
     solutions = [cell for cell in cells if cell.get("metadata", {}).get("nbgrader", {}).get("solution")]
@@ -172,11 +174,12 @@ def test_teacher_notebook_is_laid_out_for_nbgrader_and_otter():
 def test_teacher_notebook_runs_and_every_check_passes(monkeypatch):
     notebook, otter = _execute(TEACHER, monkeypatch, allow_errors=False)
     for cell in _graded_cells(notebook):
-        # A passing check's cell shows its report (the dict it returns).
-        results = [output for output in cell.outputs if output.output_type == "execute_result"]
-        assert results and "{" in results[0]["data"]["text/plain"], _source(cell)
+        # A passing check's cell prints its report (the dict it returns) and has no result, and
+        # nothing in it reaches stderr: nbgrader would give the cell 0 points.
+        assert [output.output_type for output in cell.outputs] == ["stream"], (_source(cell), cell.outputs)
+        assert cell.outputs[0].name == "stdout" and cell.outputs[0].text.startswith("passed: {"), cell.outputs
     learns = next(cell for cell in _graded_cells(notebook) if cell.metadata.nbgrader.grade_id == "check_learns")
-    report = ast.literal_eval(learns.outputs[0]["data"]["text/plain"])  # the dict check_learns returned
+    report = ast.literal_eval(learns.outputs[0].text.removeprefix("passed: "))  # the dict check_learns returned
     assert report["modes_covered"] >= 4
     assert otter == {name: {"points": points, "cases": 1, "passed": True} for name, points in POINTS.items()}
 

@@ -6,6 +6,8 @@ The models are tiny (16x16 images, a few filters) so the whole file runs in
 seconds; only the two `check_learns` runs train for a few seconds each.
 """
 
+import warnings
+
 import imageio.v3 as iio
 import keras
 import numpy as np
@@ -118,8 +120,9 @@ def swapped_discriminator_loss(real_logits, fake_logits):
 
 
 def sigmoid_twice_discriminator_loss(real_logits, fake_logits):
-    # A sigmoid "to get probabilities", then a from_logits loss. (With keras.ops.sigmoid on
-    # TensorFlow, Keras recovers the logits from the sigmoid and only warns: no harm done.)
+    # A sigmoid "to get probabilities", then a from_logits loss. (tf.math.sigmoid, eagerly: the
+    # value is wrong. With keras.ops.sigmoid, TensorFlow's Keras recovers the logits and only
+    # warns, so the value is right there and wrong on JAX and PyTorch: see the catalogue.)
     return reference_discriminator_loss(tf.math.sigmoid(real_logits), tf.math.sigmoid(fake_logits))
 
 
@@ -337,6 +340,10 @@ WRONG_ANSWERS = {
         lambda: checks.check_discriminator_loss(swapped_discriminator_loss), "the labels are swapped"),
     "D loss: sigmoid applied twice": (
         lambda: checks.check_discriminator_loss(sigmoid_twice_discriminator_loss), "the sigmoid is applied twice"),
+    "D loss: keras.ops.sigmoid, then from_logits=True (right value on TensorFlow only)": (
+        lambda: checks.check_discriminator_loss(
+            lambda r, f: reference_discriminator_loss(ops.sigmoid(r), ops.sigmoid(f))),
+        "TensorFlow quietly undoes a keras.ops.sigmoid there"),
     "D loss: logits passed as probabilities (from_logits=False)": (
         lambda: checks.check_discriminator_loss(probabilities_discriminator_loss),
         "reads the logits as probabilities"),
@@ -365,6 +372,9 @@ WRONG_ANSWERS = {
     "G loss: sigmoid applied twice": (
         lambda: checks.check_generator_loss(lambda f: reference_generator_loss(tf.math.sigmoid(f))),
         "applies a sigmoid to the logits and then a loss that applies it again"),
+    "G loss: keras.ops.sigmoid, then from_logits=True (right value on TensorFlow only)": (
+        lambda: checks.check_generator_loss(lambda f: reference_generator_loss(ops.sigmoid(f))),
+        "TensorFlow quietly undoes a keras.ops.sigmoid there"),
     "G loss: summed instead of averaged": (
         lambda: checks.check_generator_loss(summed_generator_loss), "sums over the batch"),
     "G loss: detached logits (stop_gradient)": (
@@ -550,6 +560,25 @@ def test_check_training_gif(tmp_path):
         checks.check_training_gif(write_gif(tmp_path / "still.gif", [90, 90, 90], titles=[0, 100, 200]))
     with pytest.raises(AssertionError, match=r"has 2 frame\(s\), fewer than 5"):
         checks.check_training_gif(write_gif(tmp_path / "short.gif", [0, 200]), min_frames=5)
+    # Grids saved, no GIF: fit was stopped before it ended (a grader's cell time-out).
+    (tmp_path / "cut" / "grids").mkdir(parents=True)
+    for epoch in (1, 2):
+        (tmp_path / "cut" / "grids" / f"epoch_{epoch:03d}.png").write_bytes(b"")
+    with pytest.raises(AssertionError, match=r"2 epoch grid\(s\) were saved .* stopped before fit finished"):
+        checks.check_training_gif(tmp_path / "cut" / "training.gif")
+
+
+def test_checks_keep_warnings_off_stderr_and_in_their_report():
+    """nbgrader zeroes a graded cell with anything on stderr: a D ending in a sigmoid with
+    from_logits losses makes Keras warn during the train step, and check_train_step (whose
+    business is not D's last layer) must pass without letting that warning out."""
+    gan = GAN(student_generator(), student_discriminator(output_activation="sigmoid"), seed=0)
+    gan.compile(loss=checks.as_gan_loss(reference_discriminator_loss, reference_generator_loss))
+    with warnings.catch_warnings(record=True) as escaped:
+        warnings.simplefilter("always")
+        report = checks.check_train_step(gan)
+    assert escaped == []
+    assert any("from_logits=True" in warning for warning in report["warnings"]), report
 
 
 # ----------------------------------------------------- the teacher's mistakes

@@ -181,3 +181,13 @@ def test_setup_cell_says_what_to_do_when_no_copy_is_found(monkeypatch, tmp_path)
     with pytest.raises(ModuleNotFoundError) as error:
         _run_install_branch(monkeypatch, tmp_path / "notebooks")
     assert "/content/gan_keras" in str(error.value) and "GAN_KERAS_PIP" in str(error.value)
+
+
+def test_a_temporary_folder_is_deleted_when_the_kernel_exits(tmp_path):
+    # Quick mode writes there: test and grading runs must leave nothing behind.
+    script = ("from pathlib import Path\nfrom gan_keras.notebook import temporary_folder\n"
+              "folder = Path(temporary_folder())\n(folder / 'grids').mkdir()\n(folder / 'grids' / 'a.png').write_text('x')\n"
+              "print(folder)")
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    folder = Path(completed.stdout.strip())
+    assert folder.name.startswith("gan_keras-") and not folder.exists()

@@ -33,8 +33,9 @@ def test_readme_test_command_is_what_ci_runs():
     assert "make test" in readme and "make test" in ci
     makefile = (REPO_ROOT / "Makefile").read_text()
     assert re.search(r"^test: setup-backends\n\t.*pytest --nbmake tests notebooks", makefile, flags=re.MULTILINE)
-    # The backend tests are required (not skipped) where `make test` installed the backends.
-    assert '.[dev,backends]"' in makefile and "GAN_KERAS_REQUIRE_BACKENDS=1" in makefile
+    # The backend and autograder tests are required (not skipped) where `make test` installed them.
+    assert '.[dev,backends,grading]"' in makefile and "GAN_KERAS_REQUIRE_BACKENDS=1" in makefile
+    assert "GAN_KERAS_REQUIRE_GRADERS=1" in makefile
 
 
 def test_bundled_data_ships_with_its_provenance():
