@@ -309,25 +309,19 @@ def pure_function(fn: Callable, variable_groups: Sequence[Sequence]) -> tuple:
     return pure, values, record_updates
 
 
-def run_in_state(model: keras.Model, fn: Callable, extra_variables: Sequence = ()):
+def run_in_state(model: keras.Model, fn: Callable):
     """Run ``fn()``, which updates `model`, on any backend.
 
     On TensorFlow and PyTorch, and on JAX inside a train step, this is just
     ``fn()``. Called eagerly on JAX (``gan.discriminator_step(batch)`` in a
-    notebook), it runs `fn` in a scope over every variable of the model and
-    its optimizers, then writes the new values back.
-
-    Args:
-        model: the model; its optimizers are found as ``model.optimizer``
-            (a GAN's pair) or `extra_variables`.
-        fn: a function of no arguments.
-        extra_variables: any other variables `fn` changes.
+    notebook), it runs `fn` in a scope over every variable of the model, its
+    optimizer (a GAN's pair) and its metrics, then writes the new values back.
     """
     if backend() != "jax" or _open_scopes:
         return fn()
     optimizer = getattr(model, "optimizer", None)
     variables = _unique(list(model.variables) + (list(optimizer.variables) if optimizer is not None else [])
-                        + list(extra_variables) + list(getattr(model, "metrics_variables", [])))
+                        + list(model.metrics_variables))
     with _tracking([(variable, variable.value) for variable in variables]) as scope:
         result = fn()
     for variable in variables:

@@ -301,6 +301,24 @@ def optimizer_average_is_swapped_in():
     }
 
 
+def sigmoid_before_from_logits_is_caught():
+    """keras.ops.sigmoid, then BinaryCrossentropy(from_logits=True): the value is right on TensorFlow
+    only (Keras there recovers the logits from the sigmoid); the check must fail it everywhere."""
+    from gan_keras.checks import check_discriminator_loss
+
+    cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
+
+    def discriminator_loss(real_logits, fake_logits):
+        real, fake = keras.ops.sigmoid(real_logits), keras.ops.sigmoid(fake_logits)
+        return cross_entropy(keras.ops.ones_like(real), real) + cross_entropy(keras.ops.zeros_like(fake), fake)
+
+    try:
+        check_discriminator_loss(discriminator_loss)
+    except AssertionError as error:
+        return {"message": str(error)}
+    return {"message": None}
+
+
 def tensorflow_only_features_are_refused():
     """TensorBoard and tf.distribute off TensorFlow: a clear error, not an ImportError."""
     from gan_keras.distribute import get_strategy
@@ -352,6 +370,7 @@ if __name__ == "__main__":
         "average": average_follows_its_formula(images),
         "cli": cli_train_and_sample(),
         "tensorflow_only": tensorflow_only_features_are_refused(),
+        "sigmoid_before_from_logits": sigmoid_before_from_logits_is_caught(),
     }
     result["tensorflow_loaded"] = result["tensorflow_loaded"] or sys.modules.get("tensorflow") is not None
     print("RESULT " + json.dumps(result))

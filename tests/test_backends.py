@@ -203,3 +203,9 @@ def test_an_optimizer_average_is_swapped_in_at_the_end_of_fit(checks):
     assert use_ema["g_difference"] < 1e-6 and use_ema["g_from_last"] > 1e-3
     # ...and D, whose optimizer keeps no average, on its last iterate.
     assert use_ema["d_difference"] == 0.0
+
+
+def test_a_loss_right_on_tensorflow_only_fails_its_check_on_every_backend(checks):
+    message = checks["sigmoid_before_from_logits"]["message"]
+    # On TensorFlow Keras' warning gives it away; elsewhere the value itself is wrong.
+    assert message and "TensorFlow quietly undoes a keras.ops.sigmoid" in message, message
