@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO_ROOT
+from test_assignments import POINTS, STUB_MESSAGES
 
 KIT = REPO_ROOT / "assignments"
 TEACHER = KIT / "gan_assignment_teacher.ipynb"
@@ -114,12 +115,32 @@ def test_nbgrader_grades_the_kit_as_the_guide_says(tmp_path, submissions):
     scores = {student: (float(row["score"]), float(row["max_score"])) for student, row in rows.items()}
     assert scores == {"reference": (FULL_MARKS, FULL_MARKS), "shipped": (0, FULL_MARKS),
                       "mistake": (FULL_MARKS - MISTAKE_POINTS, FULL_MARKS)}
+    autograded = {student: json.loads((course / "autograded" / student / "gan_dcgan" / NOTEBOOK).read_text())
+                  for student in submissions}
     # Cell by cell: only check_discriminator lost points in the submission with one mistake.
-    autograded = json.loads((course / "autograded" / "mistake" / "gan_dcgan" / NOTEBOOK).read_text())
-    failed = [cell["metadata"]["nbgrader"]["grade_id"] for cell in autograded["cells"]
+    failed = [cell["metadata"]["nbgrader"]["grade_id"] for cell in autograded["mistake"]["cells"]
               if cell["metadata"].get("nbgrader", {}).get("grade")
               and any(output["output_type"] == "error" or output.get("name") == "stderr" for output in cell["outputs"])]
     assert failed == ["check_discriminator"]
+    # The reference answers: each check cell prints its report and shows nothing else (no value, no stderr).
+    graded = [cell for cell in autograded["reference"]["cells"] if cell["metadata"].get("nbgrader", {}).get("grade")]
+    assert {cell["metadata"]["nbgrader"]["grade_id"] for cell in graded} == set(POINTS)
+    for cell in graded:
+        outputs = cell["outputs"]
+        assert [(output["output_type"], output.get("name")) for output in outputs] == [("stream", "stdout")], outputs
+        assert "".join(outputs[0]["text"]).startswith("passed: {"), outputs
+    # The shipped notebook: each check fails with its own message, and no other cell fails.
+    messages = {}
+    for cell in autograded["shipped"]["cells"]:
+        errors = [output for output in cell.get("outputs", []) if output["output_type"] == "error"]
+        grade_id = cell["metadata"].get("nbgrader", {}).get("grade_id")
+        if grade_id in STUB_MESSAGES:
+            assert len(errors) == 1 and errors[0]["ename"] == "AssertionError", (grade_id, errors)
+            messages[grade_id] = errors[0]["evalue"]
+        else:
+            assert not errors, ("".join(cell["source"])[:80], errors)
+    assert set(messages) == set(STUB_MESSAGES)
+    assert all(STUB_MESSAGES[grade_id] in message for grade_id, message in messages.items()), messages
 
 
 def test_otter_grades_the_kit_as_the_guide_says(tmp_path, submissions):
@@ -153,3 +174,7 @@ def test_otter_grades_the_kit_as_the_guide_says(tmp_path, submissions):
     assert scores == {"reference": (FULL_MARKS, FULL_MARKS), "shipped": (0, FULL_MARKS),
                       "mistake": (FULL_MARKS - MISTAKE_POINTS, FULL_MARKS)}, checks
     assert [name for name, (score, maximum) in checks["mistake"].items() if score < maximum] == ["check_discriminator"]
+    # Otter shows a student who has not started each check's own message.
+    outputs = {test["name"]: test["output"] for test in results["shipped"]["tests"] if "score" in test}
+    assert set(outputs) == set(STUB_MESSAGES)
+    assert all(f"AssertionError: {STUB_MESSAGES[name]}" in output for name, output in outputs.items()), outputs
