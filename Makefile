@@ -30,10 +30,13 @@ demo: setup
 	$(BIN)/python -m gan_keras train --dataset mnist --source bundled --max-seconds $(DEMO_SECONDS) --epochs 1000 --sample-every 5 \
 		--out runs/demo-$$(date +%Y%m%d-%H%M%S)
 
-# Tests marked slow (long measurements, e.g. mode collapse over 8 seeds) run with `make test-slow`,
-# so that `make test` stays under 15 minutes on a 2-core machine, install included.
+# Tests marked slow (long measurements, e.g. mode collapse over 8 seeds) run with `make test-slow`.
+# Two pytest workers (pytest-xdist), each test file on one of them (--dist loadfile: a file's
+# module-scoped fixtures, such as one backend's subprocess of checks, run once): most tests wait on
+# subprocesses and compilers, so two workers share two cores well.
+TEST_WORKERS ?= 2
 test: setup-backends
-	GAN_KERAS_QUICK=1 GAN_KERAS_REQUIRE_BACKENDS=1 GAN_KERAS_REQUIRE_GRADERS=1 $(BIN)/python -m pytest --nbmake tests notebooks -m "not slow"
+	GAN_KERAS_QUICK=1 GAN_KERAS_REQUIRE_BACKENDS=1 GAN_KERAS_REQUIRE_GRADERS=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --nbmake tests notebooks -m "not slow"
 
 test-slow: setup-backends
 	$(BIN)/python -m pytest tests -m slow

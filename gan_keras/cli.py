@@ -17,7 +17,7 @@ EXIT_USAGE = 2
 # loads; tests/test_cli.py checks they match the library's own lists.
 MODEL_CHOICES = ("dcgan", "mlp", "cgan", "vae")
 LOSS_CHOICES = ("hinge", "lsgan", "minimax", "non_saturating", "wgan_gp")
-STRATEGY_CHOICES = ("none", "mirrored")
+DISTRIBUTION_CHOICES = ("none", "data_parallel")  # gan_keras.distribute.DISTRIBUTIONS, without importing Keras
 BACKEND_CHOICES = ("tensorflow", "jax", "torch")
 
 
@@ -132,8 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="log losses and sample grids for TensorBoard in OUT/logs")
     train.add_argument("--mixed-precision", action="store_true", default=None,
                        help="float16 maths with loss scaling on both optimizers (NVIDIA GPUs)")
-    train.add_argument("--strategy", choices=STRATEGY_CHOICES,
-                       help="mirrored: data-parallel over every visible GPU (--batch-size is the global batch)")
+    train.add_argument("--distribution", choices=DISTRIBUTION_CHOICES,
+                       help="data_parallel: split every batch across the local GPUs/TPU chips with Keras' engine "
+                            "(JAX: keras.distribution.DataParallel; TensorFlow: MirroredStrategy; "
+                            "--batch-size is the global batch)")
     train.add_argument("--out", required=True, type=Path,
                        help="output folder; rerunning the same command after an interruption resumes the run")
     train.add_argument("--overwrite", action="store_true", help="replace an earlier run's outputs in --out")
@@ -192,7 +194,7 @@ def run_train(args: argparse.Namespace) -> None:
         for name in ("dataset", "source", "data_dir", "model", "loss", "epochs", "max_seconds", "batch_size",
                      "latent_dim", "base_filters", "learning_rate", "d_learning_rate", "beta_1", "beta_2", "dropout", "spatial_dropout", "ema",
                      "anneal", "label_smoothing", "max_images", "sample_every", "seed",
-                     "d_steps", "evaluate_every", "tensorboard", "mixed_precision", "strategy")
+                     "d_steps", "evaluate_every", "tensorboard", "mixed_precision", "distribution")
         if getattr(args, name) is not None
     }
     # Flags left out take TrainConfig's defaults, so the two cannot disagree.

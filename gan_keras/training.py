@@ -41,7 +41,7 @@ from gan_keras.callbacks import (
     TrainingGIF,
 )
 from gan_keras.data import DATASETS, SOURCES, load_images, make_dataset
-from gan_keras.distribute import STRATEGIES, available_gpus, get_strategy
+from gan_keras.distribute import DISTRIBUTIONS, available_gpus, get_distribution
 from gan_keras.gan import GAN
 from gan_keras.losses import LOSSES
 from gan_keras.mixed_precision import precision_policy
@@ -131,8 +131,11 @@ class TrainConfig:
         mixed_precision: build the networks under the ``mixed_float16``
             policy (float16 maths, float32 weights, logits and losses; both
             optimizers loss-scaled). For NVIDIA GPUs; slower on a CPU.
-        strategy: ``"none"`` or ``"mirrored"`` (`tf.distribute.MirroredStrategy`
-            over every visible GPU; `batch_size` is the global batch).
+        distribution: ``"none"`` or ``"data_parallel"``: split every batch
+            across the local devices with the engine Keras supports on the
+            backend (`keras.distribution.DataParallel` on JAX,
+            `tf.distribute.MirroredStrategy` on TensorFlow; not on PyTorch).
+            `batch_size` is the global batch (`gan_keras.distribute`).
     """
 
     dataset: str = "mnist"
@@ -161,7 +164,7 @@ class TrainConfig:
     evaluate_every: int = 5
     tensorboard: bool = False
     mixed_precision: bool = False
-    strategy: str = "none"
+    distribution: str = "none"
 
     def validate(self) -> "TrainConfig":
         """Raise a ValueError/TypeError naming the first bad setting."""
@@ -169,19 +172,18 @@ class TrainConfig:
         check_choice("source", self.source, SOURCES)
         check_choice("model", self.model, MODELS)
         check_choice("loss", self.loss, LOSSES)
-        check_choice("strategy", self.strategy, STRATEGIES)
+        check_choice("distribution", self.distribution, DISTRIBUTIONS)
         for name in ("tensorboard", "mixed_precision", "spatial_dropout"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"`{name}` must be True or False, got {getattr(self, name)!r}")
         backend = keras.backend.backend()
         if backend != "tensorflow":
-            # TensorBoard logs through tf.summary and `mirrored` is tf.distribute.
-            for name, off in (("tensorboard", False), ("strategy", "none")):
-                if getattr(self, name) != off:
-                    raise ValueError(
-                        f"`{name}`={getattr(self, name)!r} needs the TensorFlow backend; KERAS_BACKEND is "
-                        f"{backend!r} (the JAX and PyTorch backends train with tensorboard=False, strategy='none')"
-                    )
+            # TensorBoard logs through tf.summary.
+            if self.tensorboard:
+                raise ValueError(
+                    f"`tensorboard`=True needs the TensorFlow backend; KERAS_BACKEND is {backend!r} "
+                    "(the JAX and PyTorch backends train with tensorboard=False)"
+                )
         check_positive_int("epochs", self.epochs)
         if self.max_seconds is not None:
             check_non_negative_float("max_seconds", self.max_seconds)
@@ -382,30 +384,37 @@ def train(
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
 
-    # Data first: a missing dataset must not leave an empty output folder behind.
+    # Data and devices first: a missing dataset or a batch that does not split
+    # across the devices must not leave an empty output folder behind.
     images, labels = load_images(
         config.dataset, config.source, max_images=config.max_images, data_dir=config.data_dir
     )
+    distribution = get_distribution(config.distribution)
+    distribution.check_batch_size(config.batch_size)
     out = prepare_output_dir(out_dir, overwrite=overwrite)
     dataset = make_dataset(
         images, labels if config.model == "cgan" else None, batch_size=config.batch_size, seed=config.seed
     )
-    strategy = get_strategy(config.strategy)
     if config.mixed_precision and verbose and not available_gpus():
         print("note: mixed precision without a GPU: float16 is emulated on a CPU and slower than float32")
-    with strategy.scope(), precision_policy("mixed_float16" if config.mixed_precision else "float32"):
-        model = build_gan(config, image_shape=images.shape[1:])
-
+    if distribution.replicas > 1 and verbose:
+        print(f"data parallel: {distribution.engine} over {distribution.replicas} devices, "
+              f"{config.batch_size // distribution.replicas} images each per step")
     backup = TrainingBackup(out / BACKUP, settings=dataclasses.asdict(config), ignored_settings=RESUMABLE_CHANGES)
     if backup.start_epoch and verbose:
         print(f"resuming the interrupted run in {out} after epoch {backup.start_epoch}")
     if hasattr(dataset, "set_epoch"):
         # JAX/PyTorch batches: a resumed run sees the order the lost epochs would have.
         dataset.set_epoch(backup.start_epoch)
-    callbacks = _callbacks(config, out, backup, extra_callbacks)
-    # shuffle=False: the dataset reshuffles itself every epoch (make_dataset).
-    # The backup restores the weights and the epoch counter when fit starts.
-    model.fit(dataset, epochs=config.epochs, callbacks=callbacks, verbose=verbose, shuffle=False)
+    # Under a distribution, the weights and both optimizers' slots are created
+    # already laid out on the devices, and `fit` splits every batch across them.
+    with distribution.scope():
+        with precision_policy("mixed_float16" if config.mixed_precision else "float32"):
+            model = build_gan(config, image_shape=images.shape[1:])
+        callbacks = _callbacks(config, out, backup, extra_callbacks)
+        # shuffle=False: the dataset reshuffles itself every epoch (make_dataset).
+        # The backup restores the weights and the epoch counter when fit starts.
+        model.fit(dataset, epochs=config.epochs, callbacks=callbacks, verbose=verbose, shuffle=False)
     guard = callbacks[0]
 
     # Every finished epoch, including those before an interruption; a

@@ -43,6 +43,7 @@ from gan_keras import GAN, build_discriminator, build_generator, make_dataset  #
 from gan_keras.autodiff import descend  # noqa: E402
 from gan_keras.data import load_images  # noqa: E402
 from gan_keras.losses import gradient_penalty  # noqa: E402
+from interruption import straight_and_resumed  # noqa: E402
 
 
 def weights_changed(before, after):
@@ -178,36 +179,16 @@ def vae_trains_and_round_trips(images):
             "reload_difference": float(np.abs(reloaded.generate(4, seed=1) - vae.generate(4, seed=1)).max())}
 
 
-class Interrupt(Exception):
-    pass
-
-
-class InterruptAt(keras.callbacks.Callback):
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise Interrupt
-
-
 def resume_equals_uninterrupted():
-    from gan_keras.training import TrainConfig, train
+    from gan_keras.training import TrainConfig
 
     # With the generator's moving average and annealing: both are state a resumed run must restore.
     config = TrainConfig(source="bundled", max_images=128, batch_size=32, epochs=3, base_filters=8, latent_dim=8,
                          evaluate_every=0, seed=4, ema=0.9, anneal=0.5)
-    straight = train(config, OUT_DIR / "straight", verbose=0).model
-    try:
-        train(config, OUT_DIR / "resumed", verbose=0, extra_callbacks=[InterruptAt(2)])
-    except Interrupt:
-        pass
-    resumed = train(config, OUT_DIR / "resumed", verbose=0)
-    history = json.loads((OUT_DIR / "resumed" / "history.json").read_text())
+    straight, resumed, history = straight_and_resumed(config, OUT_DIR, interrupt_at=2)
     return {"resumed_after": history["resumed_after_epochs"], "epochs": resumed.epochs_run,
             "max_difference": max(float(np.abs(a - b).max())
-                                  for a, b in zip(straight.get_weights(), resumed.model.get_weights()))}
+                                  for a, b in zip(straight.model.get_weights(), resumed.model.get_weights()))}
 
 
 def average_follows_its_formula(images):
@@ -319,20 +300,33 @@ def sigmoid_before_from_logits_is_caught():
     return {"message": None}
 
 
-def tensorflow_only_features_are_refused():
-    """TensorBoard and tf.distribute off TensorFlow: a clear error, not an ImportError."""
-    from gan_keras.distribute import get_strategy
-    from gan_keras.training import TrainConfig
+def backend_specific_features():
+    """TensorBoard off TensorFlow, and data parallelism on each backend's own engine
+    (a clear error on PyTorch, before any output folder exists)."""
+    import tempfile
 
-    messages = []
-    for attempt in (lambda: TrainConfig(tensorboard=True).validate(), lambda: TrainConfig(strategy="mirrored").validate(),
-                    lambda: get_strategy("mirrored")):
+    from gan_keras.distribute import get_distribution
+    from gan_keras.training import TrainConfig, train
+
+    def message(attempt):
         try:
             attempt()
-            messages.append(None)
         except ValueError as error:
-            messages.append(str(error))
-    return {"messages": messages}
+            return str(error)
+        return None
+
+    try:
+        engine = get_distribution("data_parallel").engine
+    except ValueError as error:
+        engine = str(error)
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "run"
+        config = TrainConfig(source="bundled", max_images=64, epochs=1, base_filters=4, evaluate_every=0,
+                             distribution="data_parallel")
+        train_message = message(lambda: train(config, out, verbose=0)) if keras.backend.backend() == "torch" else None
+        left_behind = out.exists()
+    return {"tensorboard": message(lambda: TrainConfig(tensorboard=True).validate()),
+            "data_parallel_engine": engine, "train_message": train_message, "left_behind": left_behind}
 
 
 def cli_train_and_sample():
@@ -369,7 +363,7 @@ if __name__ == "__main__":
         "use_ema": optimizer_average_is_swapped_in(),
         "average": average_follows_its_formula(images),
         "cli": cli_train_and_sample(),
-        "tensorflow_only": tensorflow_only_features_are_refused(),
+        "backend_specific": backend_specific_features(),
         "sigmoid_before_from_logits": sigmoid_before_from_logits_is_caught(),
     }
     result["tensorflow_loaded"] = result["tensorflow_loaded"] or sys.modules.get("tensorflow") is not None

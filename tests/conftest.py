@@ -1,12 +1,9 @@
 """Shared test set-up: offline, quiet, seeded, small."""
 
-import gzip
 import os
-import struct
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 # Tests never touch the network: `auto` loaders go straight to the bundled
@@ -18,15 +15,6 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_MNIST = REPO_ROOT.parent / "shared" / "data" / "mnist"
-
-
-def write_idx(path: Path, array: np.ndarray) -> None:
-    """Write a uint8 array as a gzipped IDX file (the MNIST file format)."""
-    array = np.asarray(array, dtype=np.uint8)
-    magic = 0x0800 + array.ndim  # 0x08 = unsigned byte, then the rank
-    header = struct.pack(">I", magic) + b"".join(struct.pack(">I", dim) for dim in array.shape)
-    with gzip.open(path, "wb") as handle:
-        handle.write(header + array.tobytes())
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None):

@@ -153,13 +153,20 @@ def test_cli_trains_samples_and_evaluates(checks):
     assert cli["samples_shape"] == [4, 28, 28, 1]
 
 
-def test_tensorflow_only_features_give_a_clear_error_elsewhere(checks):
-    messages = checks["tensorflow_only"]["messages"]
-    if checks["backend"] == "tensorflow":
-        assert messages == [None, None, None]
+def test_backend_specific_features_use_that_backends_engine_or_say_why_not(checks):
+    result, backend = checks["backend_specific"], checks["backend"]
+    if backend == "tensorflow":
+        assert result["tensorboard"] is None
     else:
-        assert all(message and "needs the TensorFlow backend" in message and repr(checks["backend"]) in message
-                   for message in messages), messages
+        assert "needs the TensorFlow backend" in result["tensorboard"] and repr(backend) in result["tensorboard"]
+    expected = {"tensorflow": "tf.distribute.MirroredStrategy", "jax": "keras.distribution.DataParallel"}
+    if backend in expected:
+        assert result["data_parallel_engine"] == expected[backend]
+    else:  # PyTorch: the error names the reason and the backends that can
+        for message in (result["data_parallel_engine"], result["train_message"]):
+            assert "not available on the PyTorch backend" in message and "DistributedDataParallel" in message
+            assert "KERAS_BACKEND=jax" in message and "tensorflow" in message
+        assert not result["left_behind"]  # refused before the output folder was made
 
 
 def test_one_update_is_the_same_on_every_backend(step_file, tmp_path_factory):

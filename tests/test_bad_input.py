@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from conftest import run_cli
 from gan_keras import GAN, VAE, build_discriminator, build_generator
-from gan_keras.distribute import get_strategy
+from gan_keras.distribute import get_distribution
 from gan_keras.mixed_precision import precision_policy
 from gan_keras.training import TrainConfig
 from gan_keras.vae import build_decoder, build_encoder
@@ -77,7 +77,7 @@ def test_vae_fit_rejects_unscaled_images():
 @pytest.mark.parametrize(
     "settings, error, message",
     [
-        ({"strategy": "tpu"}, ValueError, r"`strategy` must be one of \['none', 'mirrored'\], got 'tpu'"),
+        ({"distribution": "tpu"}, ValueError, r"`distribution` must be one of \['none', 'data_parallel'\], got 'tpu'"),
         ({"mixed_precision": "yes"}, TypeError, "`mixed_precision` must be True or False, got 'yes'"),
         ({"label_smoothing": 0.9}, ValueError, "`label_smoothing`"),
         ({"learning_rate": 0.0}, ValueError, "`learning_rate` must be > 0"),
@@ -95,9 +95,9 @@ def test_train_config_names_the_bad_setting(settings, error, message):
         TrainConfig(**settings).validate()
 
 
-def test_unknown_strategy_and_precision_names():
-    with pytest.raises(ValueError, match="`strategy` must be one of"):
-        get_strategy("horovod")
+def test_unknown_distribution_and_precision_names():
+    with pytest.raises(ValueError, match="`distribution` must be one of"):
+        get_distribution("horovod")
     with pytest.raises(ValueError, match=r"`precision` must be one of .* got 'float8'"):
         with precision_policy("float8"):
             pass  # pragma: no cover
@@ -132,7 +132,7 @@ def finished_run(tmp_path):
         (["train", "--out", "{out}", "--overwrite", "--max-seconds", "soon"], "--max-seconds: expected a number, got 'soon'"),
         (["train", "--out", "{out}", "--overwrite", "--max-seconds", "-1"], "--max-seconds: expected a number >= 0, got -1"),
         (["train", "--out", "{out}", "--overwrite", "--label-smoothing", "0.7"], "`label_smoothing` must be >= 0 and <= 0.5, got 0.7"),
-        (["train", "--out", "{out}", "--overwrite", "--strategy", "tpu"], "--strategy: invalid choice: 'tpu'"),
+        (["train", "--out", "{out}", "--overwrite", "--distribution", "tpu"], "--distribution: invalid choice: 'tpu'"),
         (["train", "--out", "{out}", "--overwrite", "--sample-every", "0"], "--sample-every: expected a whole number >= 1"),
         (["train", "--out", "{out}/new", "--source", "idx", "--data-dir", "{out}/nowhere"], "`data_dir`: no file {out}/nowhere/train-images-idx3-ubyte.gz"),
         (["sample", "--generator", "{out}/generator.keras", "--out", "{out}/grid.png"], "`out` {out}/grid.png already exists"),
@@ -143,7 +143,7 @@ def finished_run(tmp_path):
         (["sample", "--generator", "{out}/generator.keras", "--out", "{out}/new.png", "--labels", "one"], "--labels: expected comma-separated"),
         (["evaluate", "--generator", "{out}/generator.keras", "--n", "5000"], "`n` must be at most 2500"),
     ],
-    ids=["clobber", "learning-rate", "seed", "max-seconds", "negative-max-seconds", "label-smoothing", "strategy", "sample-every", "data-dir",
+    ids=["clobber", "learning-rate", "seed", "max-seconds", "negative-max-seconds", "label-smoothing", "distribution", "sample-every", "data-dir",
          "sample-exists", "corrupt-generator", "missing-generator", "not-keras", "n", "labels", "evaluate-n"],
 )
 def test_cli_rejects_bad_calls_and_leaves_earlier_outputs_alone(finished_run, args, message):

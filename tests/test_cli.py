@@ -162,10 +162,10 @@ def test_train_other_models_end_to_end(tmp_path, model, extra):
 
 def test_cli_choices_match_the_library():
     from gan_keras import cli
-    from gan_keras.distribute import STRATEGIES
+    from gan_keras.distribute import DISTRIBUTIONS
     from gan_keras.losses import LOSSES
     from gan_keras.training import MODELS
 
     assert set(cli.MODEL_CHOICES) == set(MODELS)
     assert set(cli.LOSS_CHOICES) == set(LOSSES)
-    assert set(cli.STRATEGY_CHOICES) == set(STRATEGIES)
+    assert set(cli.DISTRIBUTION_CHOICES) == set(DISTRIBUTIONS)

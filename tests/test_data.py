@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import SHARED_MNIST, write_idx
+from conftest import SHARED_MNIST
 from gan_keras import data
 from gan_keras.data import DataUnavailableError, load_images, make_dataset, scale_images, to_uint8
 
@@ -100,9 +100,7 @@ def _fake_idx_folder(folder, prefix, count, seed):
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, size=(count, 28, 28), dtype=np.uint8)
     labels = rng.integers(0, 10, size=count, dtype=np.uint8)
-    folder.mkdir(parents=True, exist_ok=True)
-    write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
-    write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    data.save_idx(folder, images, labels, split="train" if prefix == "train" else "test")
     return images, labels
 
 
@@ -181,3 +179,17 @@ def test_make_dataset_rejects_mismatched_labels_and_huge_batches(mnist_sample):
         make_dataset(images, labels[:10])
     with pytest.raises(ValueError, match="`batch_size` \\(1000\\) is larger"):
         make_dataset(images, batch_size=1000)
+
+
+def test_save_idx_writes_what_load_idx_and_train_read(tmp_path):
+    raw, labels = data.load_images("mnist", source="bundled", max_images=20)
+    raw = to_uint8(raw)
+    data.save_idx(tmp_path, raw, labels)
+    images, read_labels = data.load_idx(tmp_path)
+    assert images.shape == (20, 28, 28) and (images == raw[..., 0]).all() and (read_labels == labels).all()
+    scaled, _ = load_images("mnist", source="idx", data_dir=tmp_path)
+    assert (to_uint8(scaled) == raw).all()
+    with pytest.raises(TypeError, match="`images` must be uint8"):
+        data.save_idx(tmp_path, raw.astype("float32"), labels)
+    with pytest.raises(ValueError, match=r"one label each, got shapes \(20, 28, 28\) and \(3,\)"):
+        data.save_idx(tmp_path, raw, labels[:3])

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO_ROOT, run_cli
+from interruption import Interrupt, InterruptAt
 from gan_keras import GAN, VAE, build_discriminator, build_generator
 from gan_keras.mixed_precision import precision_policy
 from gan_keras.training import TrainConfig
@@ -241,16 +242,16 @@ def test_mirrored_step_on_two_devices_equals_the_single_device_step(tmp_path, lo
     assert float(difference) < 1e-5  # ...identically on one device and on two
 
 
-def test_train_with_mirrored_strategy_and_mixed_precision(tmp_path):
+def test_train_data_parallel_with_mixed_precision_on_tensorflow(tmp_path):
     from gan_keras.training import train
 
     config = TrainConfig(source="bundled", max_images=128, epochs=1, base_filters=8, latent_dim=16,
-                         evaluate_every=0, strategy="mirrored", mixed_precision=True)
+                         evaluate_every=0, distribution="data_parallel", mixed_precision=True)
     result = train(config, tmp_path / "run", verbose=0)
     assert isinstance(result.model.d_optimizer, keras.optimizers.LossScaleOptimizer)
     assert result.model.generator.layers[1].compute_dtype == "float16"
     saved = json.loads((tmp_path / "run" / "history.json").read_text())["config"]
-    assert saved["strategy"] == "mirrored" and saved["mixed_precision"] is True
+    assert saved["distribution"] == "data_parallel" and saved["mixed_precision"] is True
     assert result.images_per_epoch == 128
     assert result.best_images_per_second == pytest.approx(128 / result.history["epoch_seconds"][0])
     images = result.model.generate(4, seed=0)
@@ -290,28 +291,14 @@ def test_train_step_compiles_with_xla_as_keras_does_on_a_gpu():
     assert sum(changed) > len(changed) // 2
 
 
-class _Interrupt(Exception):
-    pass
-
-
-class _InterruptAt(keras.callbacks.Callback):
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise _Interrupt
-
-
 def test_resume_survives_a_kill_while_the_weights_were_being_written(tmp_path):
     from gan_keras.training import train
 
     config = TrainConfig(source="bundled", max_images=128, epochs=4, base_filters=8, latent_dim=16,
                          evaluate_every=0, seed=5)
     out = tmp_path / "run"
-    with pytest.raises(_Interrupt):
-        train(config, out, verbose=0, extra_callbacks=[_InterruptAt(2)])
+    with pytest.raises(Interrupt):
+        train(config, out, verbose=0, extra_callbacks=[InterruptAt(2)])
     backup = out / "backup"
     # As if killed while writing epoch 2's weights: half a file, epoch 1's metadata.
     weights = backup / "latest.weights.h5"

@@ -32,7 +32,8 @@ def test_readme_test_command_is_what_ci_runs():
     ci = (REPO_ROOT / ".ci" / "run").read_text()
     assert "make test" in readme and "make test" in ci
     makefile = (REPO_ROOT / "Makefile").read_text()
-    assert re.search(r"^test: setup-backends\n\t.*pytest --nbmake tests notebooks", makefile, flags=re.MULTILINE)
+    assert re.search(r"^test: setup-backends\n\t.*pytest -n \$\(TEST_WORKERS\) --dist loadfile --nbmake tests notebooks",
+                     makefile, flags=re.MULTILINE)
     # The backend and autograder tests are required (not skipped) where `make test` installed them.
     assert '.[dev,backends,grading]"' in makefile and "GAN_KERAS_REQUIRE_BACKENDS=1" in makefile
     assert "GAN_KERAS_REQUIRE_GRADERS=1" in makefile
