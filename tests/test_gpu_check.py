@@ -42,7 +42,8 @@ def test_smoke_run_times_both_models_and_both_precisions_on_every_backend(smoke)
         assert row["epoch_seconds"] == pytest.approx(gpu_check.EPOCH_IMAGES / row["images_per_second"], rel=1e-2)
         assert row["ms_per_step"] == pytest.approx(1000 * row["batch"] / row["images_per_second"], rel=1e-2)
         assert isinstance(row["first_epoch_extra"], float)
-        assert row["peak_bytes"] is None and "cpu" in row["device"].lower()  # no device memory to report on a CPU
+        assert "cpu" in row["device"].lower()
+        assert row["peak_bytes"] is None or row["peak_bytes"] > 0  # a CPU may have no device memory to report
 
 
 def test_what_bounds_a_step_is_read_from_how_its_time_grows_with_the_batch():
