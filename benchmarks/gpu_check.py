@@ -14,7 +14,10 @@ says so):
   costs on top of a steady one (tracing and compiling), milliseconds per step,
   peak device memory, and what bounds the step: how a step's time grows with
   the batch (time ~ batch^s; s near 0: fixed per-step cost, Python and
-  dispatch, is the limit; s near 1: the device is);
+  dispatch, is the limit; s near 1: the device is); for the tutorial's model
+  in float32 also the minimal hand-written Algorithm-1 step on the same
+  backend (benchmarks/throughput.py), timed in the same process: the
+  ``fit / hand-written`` ratio is the library's own cost;
 - training: the default `train` for ``--train-seconds`` on a 60,000-image
   epoch (the bundled sample tiled), scored by the shipped evaluator.
 
@@ -218,13 +221,13 @@ def markdown(report: dict) -> str:
     devices = sorted({part.get("device", "?") for group in report["groups"] for part in group["parts"]})
     lines = [f"# gpu_check{' --smoke' if report['smoke'] else ''}", "", f"Devices: {', '.join(devices) or 'none'}", "",
              "| backend | model | precision | batch | images/s | s per 60k epoch | first epoch extra s | ms per step "
-             "| peak MiB | bound (s) |",
-             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+             "| peak MiB | bound (s) | fit / hand-written |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |"]
     for row in speed_rows(report):
         lines.append(f"| {row['backend']} | {row['model']} | {row['precision']} | {row['batch']} "
                      f"| {row['images_per_second']:,.0f} | {row['epoch_seconds']:.2f} | {row['first_epoch_extra']:.1f} "
                      f"| {row['ms_per_step']:.2f} | {_mebibytes(row['peak_bytes'])} "
-                     f"| {row.get('bound', '?')} ({row.get('scaling', '?')}) |")
+                     f"| {row.get('bound', '?')} ({row.get('scaling', '?')}) | {row.get('ratio_to_handwritten', 'n/a')} |")
     lines += ["", "| backend | trained s | epochs | images per epoch | images/s | FID | classes | confident | precision "
               "| recall | requested digit |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for group in report["groups"]:
@@ -370,11 +373,46 @@ def time_fit(backend: str, model: str, precision: str, batch: int, timed_images:
     gan.fit(dataset, epochs=2, verbose=0, shuffle=False, callbacks=[timer])
     first, steady = timer.seconds
     images_per_second = steps * batch / steady
-    return {"part": "speed", "backend": backend, "device": device_name(backend), "model": model,
-            "precision": precision, "batch": batch, "steps": steps, "images_per_second": round(images_per_second, 1),
-            "epoch_seconds": round(EPOCH_IMAGES / images_per_second, 3),
-            "first_epoch_extra": round(first - steady, 2), "ms_per_step": round(1000 * steady / steps, 3),
-            "peak_bytes": peak_memory(backend)}
+    row = {"part": "speed", "backend": backend, "device": device_name(backend), "model": model,
+           "precision": precision, "batch": batch, "steps": steps, "images_per_second": round(images_per_second, 1),
+           "epoch_seconds": round(EPOCH_IMAGES / images_per_second, 3),
+           "first_epoch_extra": round(first - steady, 2), "ms_per_step": round(1000 * steady / steps, 3),
+           "peak_bytes": peak_memory(backend)}
+    if model == "tutorial" and precision == "float32":
+        # The baseline in the same script: the same models and algorithm, hand-written.
+        handwritten = handwritten_images_per_second(backend, images, batch)
+        row["handwritten_images_per_second"] = round(handwritten, 1)
+        row["ratio_to_handwritten"] = round(images_per_second / handwritten, 3)
+    return row
+
+
+def handwritten_images_per_second(backend: str, images, batch: int) -> float:
+    """The minimal hand-written Algorithm-1 step on the tutorial's models
+    (benchmarks/throughput.py: `tf.function`, `jax.jit` or eager PyTorch),
+    float32: one epoch to compile, the next timed."""
+    import throughput
+
+    epoch = throughput.handwritten_epoch(backend, images, batch)
+    epoch()
+    wait_for_device(backend)
+    start = time.perf_counter()
+    epoch()
+    wait_for_device(backend)
+    return (len(images) // batch) * batch / (time.perf_counter() - start)
+
+
+def wait_for_device(backend: str) -> None:
+    """Block until queued GPU work is done (the JAX epoch already waits)."""
+    if backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        if tf.config.list_physical_devices("GPU"):
+            tf.test.experimental.sync_devices()
 
 
 def short_training(backend: str, settings: dict, out: Path, smoke: bool) -> dict:

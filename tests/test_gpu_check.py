@@ -42,6 +42,13 @@ def test_smoke_run_times_both_models_and_both_precisions_on_every_backend(smoke)
         assert row["epoch_seconds"] == pytest.approx(gpu_check.EPOCH_IMAGES / row["images_per_second"], rel=1e-2)
         assert row["ms_per_step"] == pytest.approx(1000 * row["batch"] / row["images_per_second"], rel=1e-2)
         assert isinstance(row["first_epoch_extra"], float)
+        # The same-script baseline: the tutorial's models in float32, hand-written, on the same backend.
+        if (row["model"], row["precision"]) == ("tutorial", "float32"):
+            assert row["handwritten_images_per_second"] > 0
+            assert row["ratio_to_handwritten"] == pytest.approx(
+                row["images_per_second"] / row["handwritten_images_per_second"], rel=1e-2)
+        else:
+            assert "ratio_to_handwritten" not in row
         assert "cpu" in row["device"].lower()
         assert row["peak_bytes"] is None or row["peak_bytes"] > 0  # a CPU may have no device memory to report
 
@@ -74,6 +81,7 @@ def test_smoke_run_writes_and_prints_the_tables(smoke):
     rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
     assert len(rows) == 2 + len(gpu_check.speed_rows(report)) + len(installed)  # two headers, then the rows
     assert all(f"| {backend} | default | mixed | 8 |" in table for backend in installed)
+    assert all(f"| {backend} | tutorial | float32 | 8 |" in table for backend in installed)
     assert "Fastest: " in table and "the published anchor" in table
     assert all(group["status"] == "ok" for group in report["groups"])
 
@@ -90,7 +98,7 @@ def test_a_part_over_its_budget_is_stopped_and_what_it_measured_kept(tmp_path):
     assert result["parts"] == [row] and result["seconds"] < 60
     table = gpu_check.markdown({"smoke": False, "groups": [{"backend": "jax", "requested": ["speed:default:float32"],
                                                             **result}]})
-    assert "| jax | default | float32 | 64 | 20,000 | 3.00 | 5.0 | 3.20 | 1,024 | ? (?) |" in table
+    assert "| jax | default | float32 | 64 | 20,000 | 3.00 | 5.0 | 3.20 | 1,024 | ? (?) | n/a |" in table
     assert "- jax speed:default:float32: stopped: stopped after 10 s, over its budget" in table
 
 
