@@ -41,6 +41,10 @@ PREVIOUS_DEFAULT = {
     "d_learning_rate": None, "beta_2": None, "label_smoothing": 0.0, "ema": 0.0, "anneal": 0.0,
 }
 
+# The unconditional recipe with every regulariser off, whatever `--model dcgan`'s defaults become.
+UNCONDITIONAL = {"model": "dcgan", "augment": "none", "r1_weight": 0.0, "r1_every": 1,
+                 "minibatch_stddev": False, "simultaneous": False}
+
 CANDIDATES: dict[str, dict] = {
     "previous default": PREVIOUS_DEFAULT,
     "default": {},  # whatever TrainConfig() is today (the conditional DCGAN)
@@ -69,6 +73,19 @@ CANDIDATES: dict[str, dict] = {
     "ema 0.99": {**PREVIOUS_DEFAULT, "ema": 0.99},
     "ema 0.999": {**PREVIOUS_DEFAULT, "ema": 0.999},
     "anneal last 50%": {**PREVIOUS_DEFAULT, "anneal": 0.5},
+    # Issue 22: the unconditional DCGAN's regularisers and rules, each on top of the plain recipe.
+    "dcgan plain": UNCONDITIONAL,
+    "dcgan translation+cutout": {**UNCONDITIONAL, "augment": "translation_cutout"},
+    "dcgan translation": {**UNCONDITIONAL, "augment": "translation"},
+    "dcgan cutout": {**UNCONDITIONAL, "augment": "cutout"},
+    "dcgan R1 1 every 4": {**UNCONDITIONAL, "r1_weight": 1.0, "r1_every": 4},
+    "dcgan R1 0.1 every 4": {**UNCONDITIONAL, "r1_weight": 0.1, "r1_every": 4},
+    "dcgan translation+cutout R1": {**UNCONDITIONAL, "augment": "translation_cutout", "r1_weight": 1.0, "r1_every": 4},
+    "dcgan translation+cutout ema": {**UNCONDITIONAL, "augment": "translation_cutout", "ema": 0.999},
+    "dcgan minibatch stddev": {**UNCONDITIONAL, "minibatch_stddev": True},
+    "dcgan simultaneous": {**UNCONDITIONAL, "simultaneous": True},
+    "dcgan R1 minibatch stddev": {**UNCONDITIONAL, "r1_weight": 1.0, "r1_every": 4, "minibatch_stddev": True},
+    "dcgan R1 simultaneous": {**UNCONDITIONAL, "r1_weight": 1.0, "r1_every": 4, "simultaneous": True},
 }
 
 def parse_settings(text: str) -> dict:
@@ -111,6 +128,8 @@ def run_candidate(settings: dict, seconds: float, seed: int) -> dict:
         "fid": samples["fid"],
         "classes_covered": samples["classes_covered"],
         "confident_fraction": samples["confident_fraction"],
+        "precision": samples.get("precision"),
+        "recall": samples.get("recall"),
         "images_per_second": result.images_per_second,
         "epochs": result.epochs_run,
         "seconds": result.seconds,
@@ -232,7 +251,8 @@ def main(argv: list[str] | None = None) -> None:
                    **run_candidate(CANDIDATES[name], args.seconds, seed)}
             results[name].append(row)
             print(f"{name} (seed {seed}): FID {row['fid']:.1f}, {row['classes_covered']} classes, "
-                  f"confident {row['confident_fraction']:.2f}, {row['images_per_second']:.0f} images/s, "
+                  f"confident {row['confident_fraction']:.2f}, precision {row['precision']:.2f}, "
+                  f"recall {row['recall']:.2f}, {row['images_per_second']:.0f} images/s, "
                   f"{row['epochs']} epochs", flush=True)
             if args.json:
                 done.append(row)

@@ -3,7 +3,8 @@
 - `gan_keras.data`: `load_images`, `make_dataset` (notebook 03)
 - `gan_keras.builders`: `build_generator`, `build_discriminator` (notebooks 02, 03)
 - `gan_keras.gan`: the `GAN` model with its custom `train_step` (notebooks 02, 03)
-- `gan_keras.losses`: minimax, non-saturating, LSGAN and hinge losses (notebooks 02, 05)
+- `gan_keras.losses`: minimax, non-saturating, LSGAN and hinge losses, the R1 penalty (notebooks 02, 03, 05)
+- `gan_keras.augment`: `diff_augment`, translation and cutout for D's real and fake images alike (notebook 03)
 - `gan_keras.callbacks`: `TrainingGIF`, `TimeBudget`, `LearningRateAnnealing` (notebook 03)
 - `gan_keras.averaging`: `WeightAverage`, the generator's moving average (notebook 03)
 - `gan_keras.plotting`: image grids and training curves

@@ -112,6 +112,30 @@ def build_generator(
     return keras.Model(inputs if num_classes is not None else noise, outputs, name="generator")
 
 
+@keras.saving.register_keras_serializable(package="gan_keras")
+class MinibatchStddev(layers.Layer):
+    """Append one feature map holding how much the batch varies (Karras et al., 2018).
+
+    The standard deviation of every feature over the batch, averaged into one
+    number, becomes an extra channel of every image. A generator that draws
+    the same digit again and again gives its batches a tell-tale low value,
+    which D can learn to reject: a check against mode collapse that a
+    per-image D cannot make. D sees real and generated batches separately
+    (`GAN.discriminator_loss`), so each batch is judged by its own spread.
+    """
+
+    def call(self, inputs):
+        spread = keras.ops.sqrt(keras.ops.var(inputs, axis=0) + 1e-8)
+        average = keras.ops.mean(spread)
+        shape = keras.ops.shape(inputs)
+        plane = keras.ops.ones((shape[0], shape[1], shape[2], 1), dtype=inputs.dtype) * keras.ops.cast(
+            average, inputs.dtype)
+        return keras.ops.concatenate([inputs, plane], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)
+
+
 def _dropout(rate: float, spatial: bool = False) -> layers.Dropout:
     """A Dropout layer with its own seed, drawn as Keras would draw it (so
     `keras.utils.set_random_seed` fixes it). With an explicit seed its masks
@@ -135,6 +159,7 @@ def build_discriminator(
     hidden_units: Sequence[int] = (512, 256),
     dropout: float = 0.3,
     spatial_dropout: bool = False,
+    minibatch_stddev: bool = False,
 ) -> keras.Model:
     """Build a discriminator mapping an image (and a label) to one logit.
 
@@ -152,6 +177,9 @@ def build_discriminator(
             (`keras.layers.SpatialDropout2D`, one random draw per channel)
             instead of single units (one draw per unit, which costs a
             sixth of a CPU training step; docs/speed.md).
+        minibatch_stddev: ``dcgan`` only: before the last layer, append the
+            batch's average standard deviation as one more feature map
+            (`MinibatchStddev`), so D can spot a generator short of variety.
 
     Returns:
         A `keras.Model` named ``"discriminator"`` whose output is a logit
@@ -163,6 +191,10 @@ def build_discriminator(
     dropout = check_non_negative_float("dropout", dropout, maximum=0.99)
     if not isinstance(spatial_dropout, bool):
         raise TypeError(f"`spatial_dropout` must be True or False, got {spatial_dropout!r}")
+    if not isinstance(minibatch_stddev, bool):
+        raise TypeError(f"`minibatch_stddev` must be True or False, got {minibatch_stddev!r}")
+    if minibatch_stddev and kind != "dcgan":
+        raise ValueError(f"`minibatch_stddev`=True adds a feature map: it needs kind='dcgan', got kind={kind!r}")
     if spatial_dropout and kind != "dcgan":
         raise ValueError(f"`spatial_dropout`=True drops convolutional feature maps: it needs kind='dcgan', got kind={kind!r}")
 
@@ -193,6 +225,8 @@ def build_discriminator(
             x = layers.LeakyReLU(0.2)(x)
             x = _dropout(dropout, spatial_dropout)(x)
             filters *= 2
+        if minibatch_stddev:
+            x = MinibatchStddev(name="minibatch_stddev")(x)
         x = layers.Flatten()(x)
     else:
         if num_classes is None:

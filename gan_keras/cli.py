@@ -17,6 +17,7 @@ EXIT_USAGE = 2
 # loads; tests/test_cli.py checks they match the library's own lists.
 MODEL_CHOICES = ("dcgan", "mlp", "cgan", "vae")
 LOSS_CHOICES = ("hinge", "lsgan", "minimax", "non_saturating", "wgan_gp")
+AUGMENT_CHOICES = ("none", "translation", "cutout", "translation_cutout")  # gan_keras.augment.AUGMENTATIONS
 DISTRIBUTION_CHOICES = ("none", "data_parallel")  # gan_keras.distribute.DISTRIBUTIONS, without importing Keras
 BACKEND_CHOICES = ("tensorflow", "jax", "torch")
 
@@ -116,10 +117,21 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dropout", type=_non_negative_float, default=None, help="the discriminator's dropout rate (default 0.3 for cgan, else 0)")
     train.add_argument("--spatial-dropout", action=argparse.BooleanOptionalAction, default=None,
                        help="D's dropout drops whole feature maps instead of single units (faster on a CPU)")
+    train.add_argument("--minibatch-stddev", action=argparse.BooleanOptionalAction, default=None,
+                       help="D sees each batch's spread as one more feature map (against mode collapse)")
+    train.add_argument("--simultaneous", action=argparse.BooleanOptionalAction, default=None,
+                       help="update G and D from one forward pass (the TF tutorial's rule) instead of Algorithm 1")
     train.add_argument("--ema", type=_non_negative_float, default=None,
                        help="sample a moving average of G's weights with this decay, e.g. 0.999 (0 = off)")
     train.add_argument("--anneal", type=_non_negative_float, default=None,
                        help="lower the learning rates linearly to 0 over this last share of the run (0 = off)")
+    train.add_argument("--augment", choices=AUGMENT_CHOICES,
+                       help="show D real and generated images through the same random shifts and/or blanked "
+                            "squares (DiffAugment)")
+    train.add_argument("--r1-weight", type=_non_negative_float, default=None,
+                       help="gamma of the R1 penalty on D's gradient at real images (0 = off)")
+    train.add_argument("--r1-every", type=_positive_int, default=None,
+                       help="compute the R1 penalty every N-th D step only, N times as heavily (lazy)")
     train.add_argument("--label-smoothing", type=_non_negative_float, default=None,
                        help="one-sided label smoothing of D's real target, e.g. 0.1 (at most 0.5)")
     train.add_argument("--max-images", type=_positive_int, default=None, help="train on the first N images only")
@@ -192,8 +204,8 @@ def run_train(args: argparse.Namespace) -> None:
     settings = {
         name: getattr(args, name)
         for name in ("dataset", "source", "data_dir", "model", "loss", "epochs", "max_seconds", "batch_size",
-                     "latent_dim", "base_filters", "learning_rate", "d_learning_rate", "beta_1", "beta_2", "dropout", "spatial_dropout", "ema",
-                     "anneal", "label_smoothing", "max_images", "sample_every", "seed",
+                     "latent_dim", "base_filters", "learning_rate", "d_learning_rate", "beta_1", "beta_2", "dropout", "spatial_dropout", "minibatch_stddev", "simultaneous", "ema",
+                     "anneal", "augment", "r1_weight", "r1_every", "label_smoothing", "max_images", "sample_every", "seed",
                      "d_steps", "evaluate_every", "tensorboard", "mixed_precision", "distribution")
         if getattr(args, name) is not None
     }

@@ -34,7 +34,8 @@ from gan_keras._validation import check_non_negative_float, check_positive_int
 from gan_keras.averaging import WeightAverage
 from gan_keras.data import checked_fit_arguments
 from gan_keras.distribute import replica_random
-from gan_keras.losses import LOSSES, GANLoss, get_loss, global_batch_mean, gradient_penalty
+from gan_keras.augment import AUGMENTATIONS, Augmentation, diff_augment, get_augmentation
+from gan_keras.losses import LOSSES, GANLoss, get_loss, global_batch_mean, gradient_penalty, r1_penalty
 from gan_keras.autodiff import (
     OptimizerPair,
     apply_gradients,
@@ -137,6 +138,9 @@ class GAN(RandomStateMixin, keras.Model):
         gradient_penalty_weight: float = 10.0,
         simultaneous: bool = False,
         ema: float = 0.0,
+        r1_weight: float = 0.0,
+        r1_every: int = 1,
+        augment: str | Augmentation | None = None,
         **kwargs,
     ) -> None:
         """Configure training.
@@ -163,6 +167,18 @@ class GAN(RandomStateMixin, keras.Model):
                 weights with this decay (e.g. 0.999, with a warm-up; see
                 `gan_keras.averaging`), updated after every G step. Samples
                 (`generate`, `sampling_generator`) then come from the average.
+            r1_weight: gamma of the R1 penalty (Mescheder et al., 2018):
+                ``gamma / 2 * ||grad_x D(x)||^2`` on the real images is added
+                to D's loss (`gan_keras.losses.r1_penalty`); 0 turns it off.
+            r1_every: lazy regularisation (Karras et al., 2020): compute the
+                penalty on every `r1_every`-th D step only, `r1_every` times
+                as heavily; 1 computes it on every step.
+            augment: ``"translation"``, ``"cutout"``, ``"translation_cutout"``
+                or an `Augmentation`: D sees every image, real and generated,
+                randomly shifted and/or partly blanked (DiffAugment, Zhao et
+                al., 2020; `gan_keras.augment`), and G learns through the
+                same transforms. ``None`` (or ``"none"``) shows D the images
+                as they are.
             **kwargs: passed to `keras.Model.compile` (e.g. ``run_eagerly``,
                 ``jit_compile``, ``steps_per_execution``).
         """
@@ -190,6 +206,9 @@ class GAN(RandomStateMixin, keras.Model):
         if ema >= 1:
             raise ValueError(f"`ema` must be in [0, 1) (0 turns the average off), got {ema}")
         self.generator_ema = WeightAverage(self.generator, ema, name="generator_ema") if ema > 0 else None
+        self.r1_weight = check_non_negative_float("r1_weight", r1_weight)
+        self.r1_every = check_positive_int("r1_every", r1_every)
+        self.augmentation = get_augmentation(augment)
         # Build the optimizer slots now rather than on the first traced step.
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
@@ -344,9 +363,14 @@ class GAN(RandomStateMixin, keras.Model):
     def discriminator_loss(self, real_images, fake_images, labels=None):
         """D's loss on a real and a generated batch, averaged over the global batch.
 
+        With ``compile(augment=...)`` D sees both batches through the same
+        random transforms; with ``r1_weight`` its slope at the real images
+        (as it sees them) is penalised.
+
         Returns:
             ``(d_loss, real_logits, fake_logits)``.
         """
+        real_images, fake_images = self.augment_images(real_images), self.augment_images(fake_images)
         real_logits = self.discriminator(self._with_labels(real_images, labels), training=True)
         fake_logits = self.discriminator(self._with_labels(fake_images, labels), training=True)
         per_example = self.gan_loss.discriminator(real_logits, fake_logits, self.label_smoothing)
@@ -355,12 +379,33 @@ class GAN(RandomStateMixin, keras.Model):
                 self.discriminator, real_images, ops.stop_gradient(fake_images), labels, seed=self.seed_generator
             )
             per_example = per_example + self.gradient_penalty_weight * penalty
+        if self.r1_weight > 0:
+            per_example = per_example + self._r1_term(real_images, labels)
         return global_batch_mean(per_example), real_logits, fake_logits
 
     def generator_loss(self, fake_images, labels=None):
         """G's loss: how well its images fool D, averaged over the global batch."""
-        fake_logits = self.discriminator(self._with_labels(fake_images, labels), training=True)
+        fake_logits = self.discriminator(self._with_labels(self.augment_images(fake_images), labels), training=True)
         return global_batch_mean(self.gan_loss.generator(fake_logits))
+
+    def augment_images(self, images):
+        """`images` as D sees them: through ``compile(augment=...)``'s random
+        transforms (new ones every call), or unchanged."""
+        if not self.augmentation.active:
+            return images
+        return diff_augment(images, self.augmentation, seed=self.seed_generator)
+
+    def _r1_term(self, real_images, labels):
+        # gamma / 2 * ||grad D||^2; with lazy regularisation, r1_every times
+        # as much on every r1_every-th step, nothing on the others.
+        def penalty():
+            weight = 0.5 * self.r1_weight * self.r1_every
+            return ops.cast(weight * r1_penalty(self.discriminator, real_images, labels), "float32")
+
+        if self.r1_every == 1:
+            return penalty()
+        due = ops.equal(ops.mod(self.d_optimizer.iterations, self.r1_every), 0)
+        return ops.cond(due, penalty, lambda: ops.zeros((ops.shape(real_images)[0],), dtype="float32"))
 
     def _record(self, d_loss, g_loss, real_logits, fake_logits) -> dict:
         self.d_loss_tracker.update_state(d_loss)
@@ -448,12 +493,17 @@ class GAN(RandomStateMixin, keras.Model):
             "gradient_penalty_weight": self.gradient_penalty_weight,
             "simultaneous": self.simultaneous,
             "ema": self.generator_ema.decay if self.generator_ema is not None else 0.0,
+            "r1_weight": self.r1_weight,
+            "r1_every": self.r1_every,
+            "augment": _augmentation_name(self.augmentation),
         }
 
     def compile_from_config(self, config: dict) -> None:
         config = dict(config)
         for name in ("g_optimizer", "d_optimizer"):
             config[name] = keras.saving.deserialize_keras_object(config[name])
+        if isinstance(config.get("augment"), dict):
+            config["augment"] = Augmentation(**config["augment"])
         if config["loss"] not in LOSSES:
             warnings.warn(
                 f"the saved GAN was compiled with the custom loss {config['loss']!r}, which cannot be "
@@ -557,6 +607,13 @@ def _ends_in_tanh(generator: keras.Model) -> bool:
         if activation is not None:
             return getattr(activation, "__name__", "") == "tanh"
     return False
+
+
+def _augmentation_name(augmentation: Augmentation) -> str | dict:
+    for name, named in AUGMENTATIONS.items():
+        if named == augmentation:
+            return name
+    return {"translation": augmentation.translation, "cutout": augmentation.cutout, "fill": augmentation.fill}
 
 
 def _num_classes(generator: keras.Model) -> int:

@@ -156,6 +156,30 @@ def gradient_penalty(critic, real_images, fake_images, labels=None, seed=None, e
     return ops.square(ops.sqrt(squared_norm + eps) - 1.0)
 
 
+def r1_penalty(discriminator, real_images, labels=None):
+    """Per-example R1 penalty (Mescheder et al., 2018): ``||grad_x D(x)||^2`` at real images.
+
+    Penalising D's slope on the real data keeps it from growing ever steeper
+    around the digits it has memorised; near the equilibrium, where G's images
+    lie on the real ones, D then has no slope left to push G around with.
+    `GAN.compile(r1_weight=gamma)` adds ``gamma / 2`` times this to D's loss.
+    For a linear ``D(x) = w . x + b`` it is ``||w||^2`` for every image.
+
+    Args:
+        discriminator: D (called with ``[images, labels]`` if `labels` is given).
+        real_images: the batch of real images (as D sees them).
+        labels: class labels for a conditional D.
+
+    Returns:
+        A ``[batch]`` tensor.
+    """
+    real_images = ops.convert_to_tensor(real_images)
+    gradients = input_gradients(
+        lambda images: discriminator(images if labels is None else [images, labels], training=True), real_images
+    )
+    return ops.sum(ops.square(ops.reshape(gradients, (ops.shape(real_images)[0], -1))), axis=1)
+
+
 @dataclass(frozen=True)
 class GANLoss:
     """A pair of per-example losses: one for D, one for G.

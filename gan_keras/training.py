@@ -31,6 +31,7 @@ import keras
 
 from gan_keras._validation import check_choice, check_non_negative_float, check_positive_int
 from gan_keras.averaging import sampling_generator
+from gan_keras.augment import AUGMENTATIONS
 from gan_keras.builders import build_discriminator, build_generator
 from gan_keras.callbacks import (
     DivergenceGuard,
@@ -59,13 +60,20 @@ GAN_LEARNING_RATE = 1e-3
 # With that recipe the conditional DCGAN collapsed (one image per class) on one
 # seed in three; dropout 0.3 in D prevented it there.
 CGAN_DROPOUT = 0.3
+# The unconditional DCGAN's regularisers, measured by benchmarks/recipe_search.py (docs/defaults.md):
+# an R1 penalty with gamma = 1, lazily every 4th D step, lowered the 5-minute FID on every seed;
+# DiffAugment (translation, cutout) made it worse at that budget.
+DCGAN_AUGMENT = "none"
+DCGAN_R1_WEIGHT = 1.0
+R1_EVERY = 4
 WGAN_GP_LEARNING_RATE = 1e-4  # Gulrajani et al. (2017), with beta_1 = 0 and beta_2 = 0.9
 VAE_LEARNING_RATE = 1e-3  # VAE.compile's default Adam
 # The default before that measurement: Radford et al.'s DCGAN recipe
 # (Adam(2e-4, beta_1 = 0.5), dropout 0.3 in D). Notebooks 05-08 were measured
 # with it and keep it: ``TrainConfig(**CLASSIC_DCGAN)``, or on the command line
-# ``--model dcgan --learning-rate 2e-4 --beta-1 0.5 --dropout 0.3``.
-CLASSIC_DCGAN = {"model": "dcgan", "learning_rate": 2e-4, "beta_1": 0.5, "dropout": 0.3, "spatial_dropout": False}
+# ``--model dcgan --learning-rate 2e-4 --beta-1 0.5 --dropout 0.3 --r1-weight 0``.
+CLASSIC_DCGAN = {"model": "dcgan", "learning_rate": 2e-4, "beta_1": 0.5, "dropout": 0.3, "spatial_dropout": False,
+                 "r1_weight": 0.0}
 BACKUP = "backup"  # the folder an interrupted run resumes from
 # Everything `train` writes; only these are ever replaced by --overwrite.
 OUTPUT_NAMES = ("samples", "training.gif", "generator.keras", "history.json", "losses.png", "logs", BACKUP)
@@ -80,15 +88,16 @@ class TrainConfig:
     for a 5-minute CPU run on the bundled sample (`benchmarks/recipe_search.py`,
     docs/defaults.md): the class-conditional DCGAN (``model="cgan"``, which
     uses the labels) with Adam(1e-3, beta_1 = 0) and dropout 0.3 in D. With
-    ``model="dcgan"`` the same optimizer and no dropout is the best
-    unconditional recipe measured; `CLASSIC_DCGAN` holds the default before
-    that measurement.
+    ``model="dcgan"`` the same optimizer, no dropout and an R1 penalty on
+    D (gamma 1, every 4th D step) is the best unconditional recipe
+    measured; `CLASSIC_DCGAN` holds the default before those measurements.
 
     Attributes:
         dataset: ``"mnist"`` or ``"fashion_mnist"``.
         source: where the data comes from (`gan_keras.data.load_images`).
         model: ``"cgan"`` (class-conditional DCGAN, the default: measured FID
-            11-12 after 5 minutes against 38-45 for ``"dcgan"``), ``"dcgan"``,
+            11-12 after 5 minutes against 38-45 for ``"dcgan"`` then, 32-44
+            with its R1 penalty on a CPU half as fast), ``"dcgan"``,
             ``"mlp"`` or ``"vae"``.
         loss: a name from `gan_keras.losses.LOSSES` (GANs only).
         epochs: maximum number of epochs.
@@ -113,11 +122,28 @@ class TrainConfig:
             instead of single units. Measured with ``cgan`` at 300 s: 22%
             more images/s, FID 12.4 against 11.4 (docs/speed.md). Ignored
             by ``mlp``.
+        minibatch_stddev: D sees how much each batch varies
+            (`gan_keras.builders.MinibatchStddev`), against mode collapse.
+            Ignored by ``mlp``.
+        simultaneous: update G and D from one forward pass (the TensorFlow
+            tutorial's rule, `GAN.compile(simultaneous=True)`) instead of
+            Algorithm 1; faster per image (docs/speed.md).
         ema: if > 0, sample, save and evaluate a moving average of G's
             weights with this decay (`gan_keras.averaging`); GANs only.
         anneal: lower the learning rates linearly to 0 over this last share
             of the run (of `max_seconds`, or of `epochs`, whichever runs out
             first; `LearningRateAnnealing`); 0 keeps them constant.
+        augment: what D sees real and generated images through
+            (`gan_keras.augment`): ``"none"`` (the default: measured worse
+            at a 5-minute budget), ``"translation"``, ``"cutout"`` or
+            ``"translation_cutout"`` (DiffAugment).
+        r1_weight: gamma of the R1 penalty on D's gradient at the real
+            images (`gan_keras.losses.r1_penalty`); default 1 for
+            ``dcgan`` (measured FID 37.2 against 49.5 without it after 5
+            minutes, mean of seeds 0-2; docs/defaults.md), 0 (off) for
+            the other models.
+        r1_every: compute the R1 penalty on every this-many-th D step only
+            (lazy regularisation), that many times as heavily; default 4.
         label_smoothing: one-sided label smoothing of D's real target.
         seed: one seed for weights, data order and noise.
         max_images: use only the first this many training images.
@@ -153,8 +179,13 @@ class TrainConfig:
     beta_2: float | None = None
     dropout: float | None = None
     spatial_dropout: bool = False
+    minibatch_stddev: bool = False
+    simultaneous: bool = False
     ema: float = 0.0
     anneal: float = 0.0
+    augment: str | None = None
+    r1_weight: float | None = None
+    r1_every: int = R1_EVERY
     label_smoothing: float = 0.0
     seed: int = 0
     max_images: int | None = None
@@ -173,7 +204,12 @@ class TrainConfig:
         check_choice("model", self.model, MODELS)
         check_choice("loss", self.loss, LOSSES)
         check_choice("distribution", self.distribution, DISTRIBUTIONS)
-        for name in ("tensorboard", "mixed_precision", "spatial_dropout"):
+        if self.augment is not None:
+            check_choice("augment", self.augment, AUGMENTATIONS)
+        if self.r1_weight is not None:
+            check_non_negative_float("r1_weight", self.r1_weight)
+        check_positive_int("r1_every", self.r1_every)
+        for name in ("tensorboard", "mixed_precision", "spatial_dropout", "minibatch_stddev", "simultaneous"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"`{name}` must be True or False, got {getattr(self, name)!r}")
         backend = keras.backend.backend()
@@ -207,6 +243,9 @@ class TrainConfig:
             raise ValueError(f"`ema` must be in [0, 1) (0 turns the average off), got {self.ema}")
         if self.ema and self.model == "vae":
             raise ValueError("`ema` averages a GAN's generator; model='vae' takes ema=0")
+        if self.model == "vae" and (self.augment not in (None, "none") or self.r1_weight):
+            raise ValueError("`augment` and `r1_weight` regularise a GAN's discriminator; model='vae' has none "
+                             f"(got augment={self.augment!r}, r1_weight={self.r1_weight!r})")
         check_non_negative_float("anneal", self.anneal, maximum=1.0)
         check_non_negative_float("label_smoothing", self.label_smoothing, maximum=0.5)
         check_positive_int("seed", self.seed, minimum=0)
@@ -232,6 +271,18 @@ class TrainConfig:
         if self.dropout is not None:
             return self.dropout
         return CGAN_DROPOUT if self.model == "cgan" else 0.0
+
+    @property
+    def resolved_augment(self) -> str:
+        if self.augment is not None:
+            return self.augment
+        return DCGAN_AUGMENT if self.model == "dcgan" else "none"
+
+    @property
+    def resolved_r1_weight(self) -> float:
+        if self.r1_weight is not None:
+            return self.r1_weight
+        return DCGAN_R1_WEIGHT if self.model == "dcgan" else 0.0
 
     @property
     def resolved_d_learning_rate(self) -> float:
@@ -343,7 +394,8 @@ def build_gan(config: TrainConfig, image_shape=(28, 28, 1)) -> GAN | VAE:
     generator = build_generator(latent_dim, image_shape, kind=kind, num_classes=num_classes, base_filters=config.base_filters)
     discriminator = build_discriminator(image_shape, kind=kind, num_classes=num_classes,
                                         base_filters=config.base_filters, dropout=config.resolved_dropout,
-                                        spatial_dropout=config.spatial_dropout and kind == "dcgan")
+                                        spatial_dropout=config.spatial_dropout and kind == "dcgan",
+                                        minibatch_stddev=config.minibatch_stddev and kind == "dcgan")
     gan = GAN(generator, discriminator, seed=config.seed)
     beta_2 = config.beta_2 if config.beta_2 is not None else (0.9 if config.loss == "wgan_gp" else 0.999)
     gan.compile(
@@ -353,6 +405,10 @@ def build_gan(config: TrainConfig, image_shape=(28, 28, 1)) -> GAN | VAE:
         label_smoothing=config.label_smoothing,
         d_steps=config.resolved_d_steps,
         ema=config.ema,
+        simultaneous=config.simultaneous,
+        augment=config.resolved_augment,
+        r1_weight=config.resolved_r1_weight,
+        r1_every=config.r1_every,
     )
     return gan
 

@@ -134,6 +134,53 @@ def same_seed_same_samples(images):
             "moved": float(np.abs(samples[0]).mean())}
 
 
+def regularisers_on_a_linear_d(images):
+    """R1 on a linear D (closed form ||w||^2, lazily every 2nd D step), the
+    gradient of a translated batch (ones where a source pixel stays in view),
+    and one compiled epoch with DiffAugment and lazy R1 that trains both networks."""
+    from gan_keras.augment import translate
+    from gan_keras.autodiff import input_gradients
+    from gan_keras.losses import r1_penalty
+
+    keras.utils.set_random_seed(0)
+    noise = keras.Input((4,))
+    generator = keras.Model(noise, keras.layers.Reshape((28, 28, 1))(keras.layers.Dense(784, activation="tanh")(noise)))
+    pixels = keras.Input((28, 28, 1))
+    linear = keras.Model(pixels, keras.layers.Dense(1)(keras.layers.Flatten()(pixels)))
+    real, fake = images[:8], images[8:16]
+    plain = GAN(generator, linear, seed=0)
+    plain.compile()
+    base = float(keras.ops.convert_to_numpy(plain.discriminator_loss(real, fake)[0]))
+    gan = GAN(generator, linear, seed=0)
+    gan.compile(r1_weight=2.0, r1_every=2)
+    extra = []
+    for iteration in range(2):
+        gan.d_optimizer.iterations.assign(iteration)
+        extra.append(float(keras.ops.convert_to_numpy(gan.discriminator_loss(real, fake)[0])) - base)
+    # Uniform noise: no pixel is exactly -1 (the fill) unless translation uncovered it.
+    noise_images = np.random.default_rng(0).uniform(-1, 1, size=(8, 28, 28, 1)).astype("float32")
+    shifted_gradient = keras.ops.convert_to_numpy(
+        input_gradients(lambda x: translate(x, 0.125, seed=1), keras.ops.convert_to_tensor(noise_images)))
+    shifted = keras.ops.convert_to_numpy(translate(noise_images, 0.125, seed=1))
+
+    keras.utils.set_random_seed(0)
+    regularised = GAN(build_generator(8, base_filters=4), build_discriminator(base_filters=4, dropout=0.0), seed=0)
+    regularised.compile(augment="translation_cutout", r1_weight=1.0, r1_every=2)
+    before = regularised.get_weights()
+    history = regularised.fit(make_dataset(images[:64], batch_size=32, seed=0), epochs=1, verbose=0).history
+    changed = weights_changed(before, regularised.get_weights())
+    return {
+        "penalty": keras.ops.convert_to_numpy(r1_penalty(linear, real)).tolist(),
+        "squared_norm": float(np.sum(np.square(keras.ops.convert_to_numpy(linear.layers[-1].kernel)))),
+        "lazy_extra": extra,
+        "translation_gradient_values": sorted(set(np.unique(shifted_gradient).tolist())),
+        "translation_gradient_sum": float(shifted_gradient.sum()),
+        "translated_in_view": int((shifted != -1.0).sum()),
+        "finite": bool(np.isfinite(history["d_loss"] + history["g_loss"]).all()),
+        "all_weights_changed": all(changed),
+    }
+
+
 def every_loss_trains(images):
     """One epoch of each loss (WGAN-GP with 2 critic steps), and one under mixed precision."""
     from gan_keras.losses import LOSSES
@@ -355,6 +402,7 @@ if __name__ == "__main__":
         "penalty": penalty_on_a_flat_critic(),
         "conditional": conditional_step(images, labels),
         "losses": every_loss_trains(images),
+        "regularisers": regularisers_on_a_linear_d(images),
         "vae": vae_trains_and_round_trips(images),
         "repeatable": same_seed_same_samples(images),
         "resume": resume_equals_uninterrupted(),

@@ -97,6 +97,18 @@ def test_gradient_penalty_is_finite_and_falls_on_a_flat_critic(checks):
     assert penalties[-1] < 0.5 * penalties[0]
 
 
+def test_r1_and_augmentation_match_their_closed_forms(checks):
+    regularisers = checks["regularisers"]
+    # R1 on D(x) = w . x + b is ||w||^2 for every image; lazily (every 2nd step) twice gamma/2 of it, then 0.
+    norm = regularisers["squared_norm"]
+    assert regularisers["penalty"] == pytest.approx([norm] * 8, rel=1e-4)
+    assert regularisers["lazy_extra"] == pytest.approx([2.0 / 2 * norm * 2, 0.0], rel=1e-4, abs=1e-5)
+    # A translation's gradient is 1 on each source pixel still in view, 0 on the others.
+    assert regularisers["translation_gradient_values"] == [0.0, 1.0]
+    assert regularisers["translation_gradient_sum"] == regularisers["translated_in_view"] < 8 * 28 * 28
+    assert regularisers["finite"] and regularisers["all_weights_changed"]
+
+
 def test_conditional_step_trains_both_networks(checks):
     conditional = checks["conditional"]
     assert conditional["losses_finite"]

@@ -87,6 +87,12 @@ def test_vae_fit_rejects_unscaled_images():
         ({"beta_1": 1.5}, ValueError, "`beta_1` must be >= 0 and <= 0.999, got 1.5"),
         ({"dropout": 0.95}, ValueError, "`dropout`"),
         ({"anneal": -0.5}, ValueError, "`anneal`"),
+        ({"augment": "flip"}, ValueError, "`augment` must be one of"),
+        ({"r1_weight": -1.0}, ValueError, "`r1_weight`"),
+        ({"r1_every": 0}, ValueError, "`r1_every`"),
+        ({"simultaneous": "yes"}, TypeError, "`simultaneous` must be True or False"),
+        ({"minibatch_stddev": 1}, TypeError, "`minibatch_stddev` must be True or False"),
+        ({"model": "vae", "augment": "translation"}, ValueError, "regularise a GAN's discriminator"),
         ({"d_learning_rate": 0}, ValueError, "`d_learning_rate` must be > 0"),
     ],
 )

@@ -119,3 +119,28 @@ def test_train_builds_the_measured_recipes():
     assert recipe(TrainConfig(model="dcgan", base_filters=4)) == (1, {"Dropout"}, {0.0}, 1e-3, 0.0)
     # The previous default stays reachable: unit dropout 0.3, Adam(2e-4, beta_1 = 0.5).
     assert recipe(TrainConfig(**CLASSIC_DCGAN, base_filters=4)) == (1, {"Dropout"}, {0.3}, 2e-4, 0.5)
+
+
+def test_minibatch_stddev_appends_the_batchs_average_spread():
+    from gan_keras.builders import MinibatchStddev
+
+    features = np.random.default_rng(0).normal(size=(16, 7, 7, 8)).astype("float32")
+    output = keras.ops.convert_to_numpy(MinibatchStddev()(features))
+    assert output.shape == (16, 7, 7, 9)
+    np.testing.assert_array_equal(output[..., :8], features)
+    np.testing.assert_allclose(output[..., 8], features.std(axis=0).mean(), rtol=1e-4)
+    # A batch of one image repeated (a collapsed generator's) shows no spread at all.
+    repeated = keras.ops.convert_to_numpy(MinibatchStddev()(np.repeat(features[:1], 16, axis=0)))
+    assert np.abs(repeated[..., 8]).max() < 1e-3
+
+
+def test_discriminator_with_minibatch_stddev_saves_and_reloads(tmp_path):
+    discriminator = build_discriminator(minibatch_stddev=True, dropout=0.0, base_filters=4)
+    images = np.random.default_rng(1).uniform(-1, 1, size=(8, 28, 28, 1)).astype("float32")
+    discriminator.save(tmp_path / "d.keras")
+    reloaded = keras.models.load_model(tmp_path / "d.keras")
+    np.testing.assert_allclose(reloaded.predict(images, verbose=0), discriminator.predict(images, verbose=0), rtol=1e-5)
+    with pytest.raises(ValueError, match="`minibatch_stddev`=True .* kind='dcgan'"):
+        build_discriminator(kind="mlp", minibatch_stddev=True)
+    with pytest.raises(TypeError, match="`minibatch_stddev` must be True or False"):
+        build_discriminator(minibatch_stddev="yes")

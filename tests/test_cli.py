@@ -162,6 +162,7 @@ def test_train_other_models_end_to_end(tmp_path, model, extra):
 
 def test_cli_choices_match_the_library():
     from gan_keras import cli
+    from gan_keras.augment import AUGMENTATIONS
     from gan_keras.distribute import DISTRIBUTIONS
     from gan_keras.losses import LOSSES
     from gan_keras.training import MODELS
@@ -169,3 +170,4 @@ def test_cli_choices_match_the_library():
     assert set(cli.MODEL_CHOICES) == set(MODELS)
     assert set(cli.LOSS_CHOICES) == set(LOSSES)
     assert set(cli.DISTRIBUTION_CHOICES) == set(DISTRIBUTIONS)
+    assert set(cli.AUGMENT_CHOICES) == set(AUGMENTATIONS)

@@ -24,3 +24,15 @@ def test_a_recipe_is_the_previous_default_with_some_settings_changed():
 def test_an_unknown_setting_is_refused_before_training():
     with pytest.raises(ValueError, match="no setting"):
         recipe_search.run_candidate({"warp_drive": 9}, seconds=0, seed=0)
+
+
+def test_every_candidate_is_a_valid_train_config():
+    # A misspelt setting would only fail minutes into a search.
+    from gan_keras.training import TrainConfig
+
+    for name, settings in recipe_search.CANDIDATES.items():
+        assert set(settings) <= set(TrainConfig.__dataclass_fields__), name
+        TrainConfig(**settings).validate()
+    # The plain unconditional recipe turns off every regulariser whatever the defaults are.
+    plain = TrainConfig(**recipe_search.UNCONDITIONAL)
+    assert (plain.resolved_augment, plain.resolved_r1_weight, plain.simultaneous) == ("none", 0.0, False)
