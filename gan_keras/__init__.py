@@ -13,7 +13,7 @@
 - `gan_keras.evaluation`: the shipped evaluator and the metrics (notebook 07)
 - `gan_keras.toy`, `gan_keras.classic`: 2-D toy data and `train_ring_gan` (notebooks 02, 05); a PCA-Gaussian model (notebook 01)
 - `gan_keras.recipes`: `train_dcgan_and_vae`, the DCGAN + VAE pair of notebooks 06 and 07
-- `gan_keras.autodiff`: one gradient step (`descend`) on TensorFlow, JAX and PyTorch, in one place (notebook 09)
+- `gan_keras.autodiff`: the JAX adapter of the step (`stateless_loss`) and the simultaneous rule's two gradients (notebook 09)
 - `gan_keras.handwritten`: the same GAN step written by hand on each backend, the reference (notebook 09)
 - `gan_keras.checks`: grading checks for course assignments (the kit in `assignments/`)
 

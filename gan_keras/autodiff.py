@@ -1,31 +1,28 @@
-"""How a gradient step is taken on TensorFlow, JAX and PyTorch, side by side.
+"""The backend mechanics behind a gradient step that the step itself does not show.
 
-Taught in `notebooks/09_one_gan_three_backends.ipynb`, which writes the same
-update by hand on each backend before using these.
+Taught in `notebooks/09_one_gan_three_backends.ipynb`.
 
-An update is "compute a loss, take its gradient with respect to some weights,
-let an optimizer step". `descend` is that sentence; only its middle word
-differs between backends:
+The update itself, `gan_keras.gan.descend`, shows its three backend branches
+side by side: a `tf.GradientTape`; `jax.value_and_grad` of a pure function of
+the weights, then ``optimizer.stateless_apply``; `torch.autograd`. This module
+holds what those branches lean on and what other callers need:
 
-- **TensorFlow** records the forward pass on a `tf.GradientTape` and walks
-  the recording back (`tape.gradient`).
-- **PyTorch** builds an autograd graph as the loss is computed and walks it
-  back (`torch.autograd.grad`); the optimizer steps under `torch.no_grad()`.
-- **JAX** has no variables that change in place: it differentiates a *pure
-  function* of the weights (`jax.value_and_grad`), and the optimizer returns
-  new values (`optimizer.stateless_apply`) instead of changing old ones.
-
-The JAX part rests on `keras.StatelessScope`. Keras' JAX trainer hands a
-``train_step`` the model's whole state (weights, optimizer moments, batch-norm
-statistics, seed-generator states, metric totals) as arrays and expects the new
-state back. Inside a `StatelessScope`, reading a variable returns the value
-given to the scope and ``assign`` only records a new value in it. So the
-ordinary, stateful step runs unchanged inside one (`stateless_train_step`),
-and `value_and_gradients` turns "the loss, as the weights are now" into a pure
-function of the weights by opening a scope that maps them to its arguments.
+- **JAX's state.** JAX has no variables that change in place: it
+  differentiates a *pure function* of the weights. `stateless_loss` turns a
+  loss that reads (and may change) a model's variables into one, as
+  `keras.Model.stateless_call` does for a model's ``call``; Keras' JAX
+  trainer hands ``train_step(state, data)`` the model's whole state and
+  expects the new state back, and `stateless_train_step` runs the ordinary,
+  stateful step that way. Both rest on `keras.StatelessScope`: inside one,
+  reading a variable returns the value given to the scope and ``assign``
+  only records a new value in it.
+- **Two gradients from one forward pass** (`values_and_gradients`, for
+  `GAN.compile(simultaneous=True)`), with `apply_gradients` and, for an eager
+  call on JAX, `run_in_state`; `value_and_gradients` for the grading checks.
+- **Input gradients** (`input_gradients`), for WGAN-GP's and R1's penalties.
 
 Everything here is public Keras API (`keras.ops`, `keras.StatelessScope`,
-`Variable.value`, `Optimizer.scale_loss`/`apply`/`stateless_apply`).
+`Variable.value`, `Optimizer.apply`/`stateless_apply`).
 """
 
 from __future__ import annotations
@@ -47,38 +44,7 @@ def _unsupported_backend() -> RuntimeError:
     return RuntimeError(f"gan_keras trains on the backends {list(BACKENDS)}; KERAS_BACKEND is {backend()!r}")
 
 
-# ------------------------------------------------------------------ one update
-def descend(model: keras.Model, variables: Sequence, optimizer: keras.optimizers.Optimizer,
-            loss_fn: Callable) -> tuple:
-    """One step of gradient descent on ``loss_fn()`` for `variables`.
-
-    Args:
-        model: the model `variables` belong to (on JAX, an eager call runs
-            in a scope over all of its state; see `run_in_state`).
-        variables: the weights to update, e.g. ``D.trainable_variables``.
-        optimizer: their optimizer.
-        loss_fn: a function of no arguments returning ``(loss, aux)``: the
-            scalar loss to minimise and anything else wanted from the same
-            forward pass (logits, for metrics).
-
-    Returns:
-        ``(loss, aux)`` computed before the update.
-    """
-    def scaled_loss_fn():
-        # Under mixed precision a LossScaleOptimizer multiplies the loss by
-        # its loss scale (so float16 gradients do not underflow) and `apply`
-        # divides the gradients by it again; otherwise the scale is 1.
-        loss, aux = loss_fn()
-        return optimizer.scale_loss(loss), (loss, aux)
-
-    def step():
-        _, (loss, aux), gradients = value_and_gradients(scaled_loss_fn, variables)
-        apply_gradients(optimizer, gradients, variables)
-        return loss, aux
-
-    return run_in_state(model, step)
-
-
+# ------------------------------------------------------------- gradients
 def value_and_gradients(loss_fn: Callable, variables: Sequence) -> tuple:
     """Run ``loss_fn()`` once and differentiate its loss with respect to `variables`.
 
@@ -250,6 +216,41 @@ def input_gradients(fn: Callable, inputs):
 
 
 # ------------------------------------------------------------- JAX's state
+def stateless_loss(model: keras.Model, loss_fn: Callable, weights: Sequence, scale: Callable) -> tuple:
+    """``loss_fn()``, which reads `model`'s variables and may change some of
+    them (batch-norm statistics, seed-generator states), as a pure function of
+    the values of `weights` (JAX): what `keras.Model.stateless_call` does for
+    a model's ``call``, for a whole loss.
+
+    Args:
+        model: the model `weights` belong to; all its variables, its
+            optimizer's and its metrics' are the loss's state.
+        loss_fn: returns a tuple whose first item is the scalar loss.
+        weights: the variables to differentiate with respect to.
+        scale: applied to the loss before it is differentiated
+            (``optimizer.scale_loss``).
+
+    Returns:
+        ``(pure_loss, state)``: ``pure_loss(weight_values, state_values)``
+        returns ``(scale(loss), (outputs, new_state_values))``, where
+        `outputs` is what `loss_fn` returned; `state` lists the variables
+        whose values ``state_values`` are (the model's others).
+    """
+    optimizer = getattr(model, "optimizer", None)
+    differentiated = {id(weight) for weight in weights}
+    state = [variable for variable in _unique(list(model.variables) + list(model.metrics_variables)
+                                              + (list(optimizer.variables) if optimizer is not None else []))
+             if id(variable) not in differentiated]
+
+    def pure_loss(weight_values, state_values):
+        scope = keras.StatelessScope(state_mapping=list(zip(weights, weight_values)) + list(zip(state, state_values)))
+        with scope:
+            outputs = loss_fn()
+        return scale(outputs[0]), (outputs, [scope.get_current_value(variable) for variable in state])
+
+    return pure_loss, state
+
+
 class _TrackedScope(keras.StatelessScope):
     """A `keras.StatelessScope` that remembers which variables it was given,
     so that a pure function of some of them can map all the others."""
@@ -313,9 +314,11 @@ def run_in_state(model: keras.Model, fn: Callable):
     """Run ``fn()``, which updates `model`, on any backend.
 
     On TensorFlow and PyTorch, and on JAX inside a train step, this is just
-    ``fn()``. Called eagerly on JAX (``gan.discriminator_step(batch)`` in a
-    notebook), it runs `fn` in a scope over every variable of the model, its
-    optimizer (a GAN's pair) and its metrics, then writes the new values back.
+    ``fn()``. Called eagerly on JAX (a simultaneous `GAN` step run by hand, a
+    grading check's gradient), it runs `fn` in a scope over every variable of
+    the model, its optimizer (a GAN's pair) and its metrics, then writes the
+    new values back, so that `pure_function` finds them. (`gan_keras.gan.descend`
+    needs no such scope: `stateless_loss` maps the model's variables itself.)
     """
     if backend() != "jax" or _open_scopes:
         return fn()
@@ -384,3 +387,13 @@ class OptimizerPair:
 
     def build(self, variables) -> None:
         """Nothing to build: `GAN.compile` built each optimizer for its network."""
+
+
+def __getattr__(name: str):
+    # `descend` moved to `gan_keras.gan`, next to the training step that uses
+    # it; an old ``from gan_keras.autodiff import descend`` still works.
+    if name == "descend":
+        from gan_keras.gan import descend
+
+        return descend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

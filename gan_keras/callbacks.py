@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from gan_keras._validation import check_non_negative_float, check_positive_int
 from gan_keras.averaging import sampling_generator
-from gan_keras.gan import _labels_for, _num_classes, is_conditional
+from gan_keras.gan import _labels_for, _latent_dim, _num_classes, is_conditional
 from gan_keras.plotting import save_image_grid
 
 
@@ -28,6 +29,33 @@ def non_finite_losses(logs: dict | None) -> dict:
     back, and the other callbacks do not record it as a finished epoch.
     """
     return {key: value for key, value in (logs or {}).items() if key.endswith("loss") and not np.isfinite(value)}
+
+
+def fixed_inputs(generator: keras.Model, num_images: int, seed: int = 0, latent_dim: int | None = None) -> tuple:
+    """The same generator inputs on every call: noise from a NumPy generator
+    seeded with `seed` (and, for a conditional generator, the labels 0, 1, 2, ...
+    cycling, one column per class).
+
+    Args:
+        generator: the generator (or a `GAN`, whose `latent_dim` is then used).
+        num_images: how many inputs.
+        seed: seed of the noise.
+        latent_dim: the noise size, needed for a subclassed generator (one
+            without declared inputs); else read from its input.
+
+    Returns:
+        ``(inputs, ncols)``: the generator's input (an array, or ``[noise, labels]``)
+        and the grid's number of columns (``None`` for a near-square grid).
+    """
+    if latent_dim is None and isinstance(getattr(generator, "latent_dim", None), int):
+        latent_dim = generator.latent_dim  # a GAN
+    generator = getattr(generator, "generator", generator)
+    latent_dim = _latent_dim(generator, latent_dim)
+    noise = np.random.default_rng(seed).standard_normal((num_images, latent_dim)).astype(np.float32)
+    if not is_conditional(generator):
+        return noise, None
+    num_classes = _num_classes(generator)
+    return [noise, _labels_for(num_images, None, num_classes)], num_classes
 
 
 class TrainingGIF(keras.callbacks.Callback):
@@ -80,14 +108,8 @@ class TrainingGIF(keras.callbacks.Callback):
         self._epochs_seen = 0
 
     def on_train_begin(self, logs=None):
-        generator = self.model.generator
-        latent_dim = int(generator.inputs[0].shape[-1])
-        noise = np.random.default_rng(self.seed).standard_normal((self.num_images, latent_dim))
-        self._inputs = noise.astype(np.float32)
-        if is_conditional(generator):
-            num_classes = _num_classes(generator)
-            self._inputs = [self._inputs, _labels_for(self.num_images, None, num_classes)]
-            self._ncols = num_classes
+        self._inputs, self._ncols = fixed_inputs(self.model.generator, self.num_images, self.seed,
+                                                 latent_dim=getattr(self.model, "latent_dim", None))
         self.out_dir.mkdir(parents=True, exist_ok=True)
         if self.tensorboard_dir is not None:
             import tensorflow as tf
@@ -320,25 +342,45 @@ class DivergenceGuard(keras.callbacks.Callback):
         self.model.stop_training = True
 
 
-class TrainingBackup(keras.callbacks.BackupAndRestore):
-    """`keras.callbacks.BackupAndRestore` that also keeps the run's history.
+class TrainingBackup(keras.callbacks.Callback):
+    """Back up a run at the end of every epoch, so that a run killed at *any*
+    moment resumes exactly where the last finished epoch left it.
 
-    Keras' callback saves, at the end of every epoch, everything
-    `model.save_weights` writes: both networks, both optimizers' slots and
-    (through `gan_keras._saving.RandomStateMixin`) every seed generator; when
-    `fit` starts again it restores them and continues after the last finished
-    epoch. This subclass also writes ``progress.json`` in the same folder:
-    the settings of the run, the per-epoch logs and the training seconds, so
-    a resumed run's history covers every epoch. It must be the *last*
+    Each backup holds everything `model.save_weights` writes (both networks,
+    both optimizers' slots and, through `gan_keras._saving.RandomStateMixin`,
+    every seed generator) and ``progress.json``: the settings of the run, the
+    per-epoch logs and the training seconds, so a resumed run's history
+    covers every epoch. When `fit` starts again the weights are restored and
+    training continues after the last finished epoch. It must be the *last*
     callback, so that each epoch's sample grid and evaluation exist before
     the epoch counts as finished.
 
+    Why not `keras.callbacks.BackupAndRestore`: it writes its weights file
+    and ``training_metadata.json`` in place, so a kill in the middle of
+    either leaves a half-written file, or a metadata file that labels the new
+    weights with the previous epoch (the resumed run then trains that epoch
+    twice, silently). Its ``double_checkpoint`` fallback (only in recent
+    Keras) covers an `OSError` on the weights only. Here no file is ever
+    changed in place: each one is written under a temporary name and moved
+    over the old one with `os.replace` (atomic), in an order where every
+    moment of a kill leaves a complete backup:
+
+    1. ``progress.json`` with the new epoch's logs (a resume ignores logs
+       beyond the backed-up epoch);
+    2. the weights, into a new file ``epoch_NNNNN.weights.h5``;
+    3. ``training_metadata.json`` (``{"epoch": N, "weights": "epoch_NNNNN.weights.h5"}``):
+       the commit point; until it is replaced, the previous epoch's weights
+       and number are the backup;
+    4. the previous weights file is deleted.
+
     Args:
-        backup_dir: a folder used by this run only (deleted when `fit` ends normally).
+        backup_dir: a folder used by this run only.
         settings: the run's settings; a backup made with other settings is
             refused (except for ``ignored_settings``).
         ignored_settings: settings that may change between the interrupted
             run and the resumed one (e.g. the number of epochs).
+        delete_at_end: remove the backup when `fit` ends normally. `train`
+            passes False and calls `remove` once every output is written.
 
     Attributes:
         start_epoch: epochs already finished by an interrupted run (0 for a new run).
@@ -349,17 +391,18 @@ class TrainingBackup(keras.callbacks.BackupAndRestore):
     """
 
     def __init__(self, backup_dir: str | os.PathLike, settings: dict | None = None,
-                 ignored_settings: tuple[str, ...] = ()):
-        # double_checkpoint: the previous epoch's files are kept as well, so a
-        # kill while the weights file is being written falls back to them.
-        super().__init__(str(backup_dir), save_freq="epoch", double_checkpoint=True, delete_checkpoint=True)
-        self.progress_path = Path(backup_dir) / "progress.json"
+                 ignored_settings: tuple[str, ...] = (), delete_at_end: bool = True):
+        super().__init__()
+        self.backup_dir = Path(backup_dir)
+        self.progress_path = self.backup_dir / "progress.json"
+        self.metadata_path = self.backup_dir / "training_metadata.json"
+        self.delete_at_end = delete_at_end
         self.settings = dict(settings or {})
         progress = self._read_progress()
         _check_same_settings(progress.get("settings", self.settings), self.settings, ignored_settings)
-        self.start_epoch = self._finished_epochs()
-        # The progress file may be one epoch ahead of Keras' weights (written
-        # just before them): keep only epochs whose weights were saved.
+        self.start_epoch, self._weights_name = self._read_metadata()
+        # progress.json may be one epoch ahead of the backed-up weights
+        # (written just before them): keep only epochs whose weights were saved.
         self.epoch_logs: list[dict] = progress.get("epoch_logs", [])[: self.start_epoch]
         epoch_seconds = progress.get("epoch_seconds", [])[: self.start_epoch]
         self.seconds_before = epoch_seconds[-1] if epoch_seconds else 0.0
@@ -381,9 +424,23 @@ class TrainingBackup(keras.callbacks.BackupAndRestore):
         """Training seconds so far, interrupted runs included."""
         return self.seconds_before + (time.perf_counter() - self._start if self._start else 0.0)
 
+    @property
+    def weights_path(self) -> Path | None:
+        """The weights file of the last backed-up epoch (None before the first)."""
+        return self.backup_dir / self._weights_name if self._weights_name else None
+
     def on_train_begin(self, logs=None):
         self._start = time.perf_counter()
-        super().on_train_begin(logs)
+        self._remove_leftovers()
+        if not self.start_epoch:
+            return
+        try:
+            self.model.load_weights(self.weights_path)
+        except Exception as error:  # h5py and Keras raise many types for a bad file
+            raise ValueError(f"the backup in {self.backup_dir} is damaged ({self._weights_name}: {error})") from error
+        # What `keras.callbacks.BackupAndRestore` does so that `fit` skips the
+        # finished epochs; `train` also passes them to `fit` as initial_epoch.
+        self.model._initial_epoch = self.start_epoch
 
     def on_epoch_end(self, epoch, logs=None):
         if non_finite_losses(logs):
@@ -392,19 +449,58 @@ class TrainingBackup(keras.callbacks.BackupAndRestore):
             return
         self.epoch_logs.append({key: float(value) for key, value in (logs or {}).items()})
         self._epoch_seconds.append(round(self.seconds, 3))
-        # History first, weights second: a kill in between leaves the history
-        # one epoch ahead, which the next start trims.
-        self._write_progress()
-        super().on_epoch_end(epoch, logs)
+        self.save(epoch + 1)
 
-    def _finished_epochs(self) -> int:
-        metadata = Path(self._training_metadata_path)
-        if not metadata.exists():
-            return 0
+    def on_train_end(self, logs=None):
+        if self.delete_at_end:
+            self.remove()
+
+    def save(self, finished_epochs: int) -> None:
+        """Back up the model after `finished_epochs` epochs (see the class
+        docstring for why the files are written in this order)."""
+        previous = self.weights_path
+        self._write_progress()
+        weights_name = f"epoch_{finished_epochs:05d}.weights.h5"
+        _replace_atomically(self.backup_dir / weights_name, self.model.save_weights)
+        metadata = json.dumps({"epoch": finished_epochs, "weights": weights_name})
+        _replace_atomically(self.metadata_path, lambda path: path.write_text(metadata))
+        self.start_epoch, self._weights_name = finished_epochs, weights_name
+        if previous is not None and previous.name != weights_name and previous.exists():
+            previous.unlink()
+
+    def remove(self) -> None:
+        """Delete the backup folder. It is first renamed (atomic), so that a
+        kill during the deletion never leaves a half-deleted backup behind to
+        be resumed from."""
+        if not self.backup_dir.exists():
+            return
+        doomed = self.backup_dir.with_name(self.backup_dir.name + REMOVED_SUFFIX)
+        if doomed.exists():
+            shutil.rmtree(doomed)
+        os.replace(self.backup_dir, doomed)
+        shutil.rmtree(doomed)
+
+    def _remove_leftovers(self) -> None:
+        # Temporary files and superseded weights of a run killed mid-backup.
+        for path in self.backup_dir.glob("*"):
+            stale_weights = path.name.endswith(".weights.h5") and path.name != self._weights_name
+            if path.is_file() and (path.name.startswith(TEMPORARY_PREFIX) or stale_weights):
+                path.unlink()
+
+    def _read_metadata(self) -> tuple[int, str | None]:
+        if not self.metadata_path.exists():
+            return 0, None
         try:
-            return int(json.loads(metadata.read_text())["epoch"])
+            metadata = json.loads(self.metadata_path.read_text())
+            epoch = int(metadata["epoch"])
         except (ValueError, KeyError, TypeError) as error:
-            raise ValueError(f"the backup in {self.backup_dir} is damaged ({metadata.name}: {error})") from error
+            raise ValueError(f"the backup in {self.backup_dir} is damaged ({self.metadata_path.name}: {error})") from error
+        # A backup written by `keras.callbacks.BackupAndRestore` names no file.
+        weights_name = metadata.get("weights", "latest.weights.h5")
+        if not (self.backup_dir / weights_name).is_file():
+            raise ValueError(f"the backup in {self.backup_dir} is damaged ({self.metadata_path.name} names "
+                             f"{weights_name}, which is missing)")
+        return epoch, weights_name
 
     def _read_progress(self) -> dict:
         if not self.progress_path.exists():
@@ -415,17 +511,32 @@ class TrainingBackup(keras.callbacks.BackupAndRestore):
             raise ValueError(f"the backup in {self.backup_dir} is damaged ({self.progress_path.name}: {error})") from error
 
     def _write_progress(self) -> None:
-        self.progress_path.parent.mkdir(parents=True, exist_ok=True)
-        record = {
+        self.backup_dir.mkdir(parents=True, exist_ok=True)
+        record = json.dumps({
             "settings": self.settings,
             "epoch_logs": self.epoch_logs,
             "epoch_seconds": self._epoch_seconds,
             "resumed_at": self.resumed_at,
-        }
-        # Write-then-rename, so a kill mid-write never leaves half a file.
-        temporary = self.progress_path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(record))
-        os.replace(temporary, self.progress_path)
+        })
+        _replace_atomically(self.progress_path, lambda path: path.write_text(record))
+
+
+TEMPORARY_PREFIX = ".tmp-"  # a backup file being written; never read
+REMOVED_SUFFIX = ".removed"  # a finished run's backup folder while it is deleted
+
+
+def _replace_atomically(path: Path, write) -> None:
+    """Call ``write(temporary_path)``, flush the file to disk, then move it
+    over `path` with `os.replace` (atomic): a kill at any moment leaves
+    either the old file or the new one, never half of one. The temporary
+    name keeps `path`'s ending (Keras wants ``.weights.h5``)."""
+    temporary = path.with_name(TEMPORARY_PREFIX + path.name)
+    write(temporary)
+    # fsync: the new file's bytes reach the disk before the rename does (a
+    # power cut, not only a killed process, then leaves a whole file).
+    with open(temporary, "rb+") as file:
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
 
 
 def _check_same_settings(before: dict, now: dict, ignored: tuple[str, ...]) -> None:

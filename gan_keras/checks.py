@@ -900,10 +900,30 @@ def _check_tanh_output(model: keras.Model, inputs, outputs: np.ndarray, role: st
     return output_range
 
 
+def ends_in_sigmoid(model: keras.Model, inputs) -> bool:
+    """Whether `model` outputs probabilities: its outputs on `inputs` stay in
+    [0, 1] even with its last weighted layer scaled up a thousandfold, both
+    ways (`_probe`), as only a sigmoid (or a softmax) at its end keeps them.
+
+    A loss on logits (``from_logits=True``, every `GANLoss` but LSGAN's and
+    WGAN's) would apply the sigmoid a second time. Used by the grading
+    checks and by `GAN.fit`, which warns once.
+
+    Args:
+        model: a discriminator (any built Keras model).
+        inputs: a batch it accepts (images, or ``[images, labels]``).
+    """
+    return _outputs_are_probabilities(_probe(model, inputs))
+
+
+def _outputs_are_probabilities(probed: np.ndarray) -> bool:
+    return float(probed.min()) >= 0 and float(probed.max()) <= 1 + 1e-6
+
+
 def _check_logits_unbounded(model: keras.Model, inputs, logits: np.ndarray, role: str) -> None:
     probed = _probe(model, inputs)
     low, high = float(probed.min()), float(probed.max())
-    if low >= 0 and high <= 1 + 1e-6:
+    if _outputs_are_probabilities(probed):
         raise AssertionError(f"The {role} ends in a sigmoid: its outputs are probabilities in [0, 1], and a loss "
                              "on logits (from_logits=True) would apply the sigmoid a second time. Remove the "
                              "activation of the last Dense layer so that it outputs a logit.")

@@ -114,6 +114,10 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
     return np.round((images + 1.0) * 127.5).astype(np.uint8)
 
 
+# Iterators Keras' `fit` makes over a `tf.data.Dataset` of known length per epoch (see make_dataset).
+_ITERATORS_PER_EPOCH = 2
+
+
 def make_dataset(
     images: np.ndarray,
     labels: np.ndarray | None = None,
@@ -122,6 +126,7 @@ def make_dataset(
     seed: int | None = 0,
     shuffle: bool = True,
     drop_remainder: bool = True,
+    start_epoch: int = 0,
 ):
     """Build the batches `fit` trains on: a `tf.data` pipeline (cache, shuffle,
     batch, prefetch) on the TensorFlow backend, `ArrayBatches` (a
@@ -136,12 +141,17 @@ def make_dataset(
         shuffle: reshuffle every epoch.
         drop_remainder: drop the last short batch, so every step sees the same
             batch size (one compiled graph, comparable losses).
+        start_epoch: the epoch (counted from 0) of the first pass over the
+            data: a `fit` resumed after `start_epoch` finished epochs (with
+            ``initial_epoch=start_epoch``) then sees the order an uninterrupted
+            `fit` has from that epoch on.
 
     Returns:
         A `tf.data.Dataset`, or a `gan_keras.array_batches.ArrayBatches`.
     """
     images = check_images(images)
     batch_size = check_positive_int("batch_size", batch_size)
+    start_epoch = check_positive_int("start_epoch", start_epoch, minimum=0)
     if drop_remainder and batch_size > len(images):
         raise ValueError(
             f"`batch_size` ({batch_size}) is larger than the number of images "
@@ -161,7 +171,9 @@ def make_dataset(
     if keras.backend.backend() != "tensorflow":
         from gan_keras.array_batches import ArrayBatches
 
-        return ArrayBatches(images, labels, batch_size, seed=seed, shuffle=shuffle, drop_remainder=drop_remainder)
+        batches = ArrayBatches(images, labels, batch_size, seed=seed, shuffle=shuffle, drop_remainder=drop_remainder)
+        batches.set_epoch(start_epoch)
+        return batches
     import tensorflow as tf
 
     if labels is not None:
@@ -172,6 +184,14 @@ def make_dataset(
     dataset = dataset.cache()
     if shuffle:
         dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+        # Each new iterator over it draws the next order from the seed. `fit`
+        # makes two per epoch on a dataset of known length (it makes the next
+        # epoch's at the end of one, then a fresh one when that epoch begins:
+        # keras/src/trainers/epoch_iterator.py). Making, and dropping unread,
+        # as many per finished epoch gives a resumed `fit` the uninterrupted
+        # run's orders (tests/test_data.py holds this to Keras' `fit`).
+        for _ in range(_ITERATORS_PER_EPOCH * start_epoch):
+            iter(dataset)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     return dataset.prefetch(tf.data.AUTOTUNE)
 

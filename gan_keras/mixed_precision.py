@@ -8,7 +8,7 @@ also lowers the scale when it sees an overflow). A GAN has two optimizers and
 Keras' ``compile(auto_scale_loss=True)`` only wraps ``model.optimizer``, so
 `GAN.compile` wraps both itself. Every update then differentiates
 ``optimizer.scale_loss(loss)`` and ``optimizer.apply`` divides the gradients
-by the scale again (`gan_keras.autodiff`), on every backend. Taught in
+by the scale again (`gan_keras.gan.descend`), on every backend. Taught in
 `notebooks/08_train_on_gpu.ipynb`.
 """
 

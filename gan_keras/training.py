@@ -34,6 +34,7 @@ from gan_keras.averaging import sampling_generator
 from gan_keras.augment import AUGMENTATIONS
 from gan_keras.builders import build_discriminator, build_generator
 from gan_keras.callbacks import (
+    REMOVED_SUFFIX,
     DivergenceGuard,
     EpochTimer,
     LearningRateAnnealing,
@@ -76,7 +77,9 @@ CLASSIC_DCGAN = {"model": "dcgan", "learning_rate": 2e-4, "beta_1": 0.5, "dropou
                  "r1_weight": 0.0}
 BACKUP = "backup"  # the folder an interrupted run resumes from
 # Everything `train` writes; only these are ever replaced by --overwrite.
-OUTPUT_NAMES = ("samples", "training.gif", "generator.keras", "history.json", "losses.png", "logs", BACKUP)
+# (``backup.removed`` is a finished run's backup caught by a kill while it was deleted.)
+OUTPUT_NAMES = ("samples", "training.gif", "generator.keras", "history.json", "losses.png", "logs", BACKUP,
+                BACKUP + REMOVED_SUFFIX)
 # Settings that may differ when an interrupted run is resumed: a student may
 # resume with a longer or shorter budget.
 RESUMABLE_CHANGES = ("epochs", "max_seconds")
@@ -448,20 +451,19 @@ def train(
     distribution = get_distribution(config.distribution)
     distribution.check_batch_size(config.batch_size)
     out = prepare_output_dir(out_dir, overwrite=overwrite)
-    dataset = make_dataset(
-        images, labels if config.model == "cgan" else None, batch_size=config.batch_size, seed=config.seed
-    )
+    # Removed by `train` itself, once every output is written (see below).
+    backup = TrainingBackup(out / BACKUP, settings=dataclasses.asdict(config), ignored_settings=RESUMABLE_CHANGES,
+                            delete_at_end=False)
+    # A resumed run's first epoch sees the order that epoch has in an uninterrupted run.
+    dataset = make_dataset(images, labels if config.model == "cgan" else None, batch_size=config.batch_size,
+                           seed=config.seed, start_epoch=backup.start_epoch)
     if config.mixed_precision and verbose and not available_gpus():
         print("note: mixed precision without a GPU: float16 is emulated on a CPU and slower than float32")
     if distribution.replicas > 1 and verbose:
         print(f"data parallel: {distribution.engine} over {distribution.replicas} devices, "
               f"{config.batch_size // distribution.replicas} images each per step")
-    backup = TrainingBackup(out / BACKUP, settings=dataclasses.asdict(config), ignored_settings=RESUMABLE_CHANGES)
     if backup.start_epoch and verbose:
         print(f"resuming the interrupted run in {out} after epoch {backup.start_epoch}")
-    if hasattr(dataset, "set_epoch"):
-        # JAX/PyTorch batches: a resumed run sees the order the lost epochs would have.
-        dataset.set_epoch(backup.start_epoch)
     # Under a distribution, the weights and both optimizers' slots are created
     # already laid out on the devices, and `fit` splits every batch across them.
     with distribution.scope():
@@ -469,8 +471,9 @@ def train(
             model = build_gan(config, image_shape=images.shape[1:])
         callbacks = _callbacks(config, out, backup, extra_callbacks)
         # shuffle=False: the dataset reshuffles itself every epoch (make_dataset).
-        # The backup restores the weights and the epoch counter when fit starts.
-        model.fit(dataset, epochs=config.epochs, callbacks=callbacks, verbose=verbose, shuffle=False)
+        # The backup restores the weights when fit starts; fit skips the finished epochs.
+        model.fit(dataset, epochs=config.epochs, callbacks=callbacks, verbose=verbose, shuffle=False,
+                  initial_epoch=min(backup.start_epoch, config.epochs))
     guard = callbacks[0]
 
     # Every finished epoch, including those before an interruption; a
@@ -502,6 +505,9 @@ def train(
         "versions": {"keras": keras.__version__, "backend": keras.backend.backend()},
     }
     (out / "history.json").write_text(json.dumps(record, indent=2))
+    # Only now is the run finished: a kill before this line resumes from the
+    # backup and writes the same outputs again.
+    backup.remove()
     if guard.message:
         raise TrainingDiverged(f"{guard.message}; the outputs in {out} hold that generator")
     return TrainResult(model, history, out, epochs_run, seconds, images_per_second, evaluation,

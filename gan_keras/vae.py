@@ -29,9 +29,9 @@ from gan_keras._saving import RandomStateMixin
 from gan_keras._validation import check_non_negative_float, check_positive_int
 from gan_keras.builders import _check_image_shape, _dcgan_plan
 from gan_keras.data import checked_fit_arguments
-from gan_keras.gan import call_in_batches
+from gan_keras.gan import call_in_batches, descend
 from gan_keras.losses import global_batch_mean
-from gan_keras.autodiff import descend, stateless_train_step
+from gan_keras.autodiff import stateless_train_step
 from gan_keras.mixed_precision import uses_float16, with_loss_scaling
 
 
@@ -108,17 +108,25 @@ class VAE(RandomStateMixin, keras.Model):
         decoder: from `build_decoder` (outputs pixel logits).
         beta: weight of the KL term (1 is the plain VAE; > 1 is a beta-VAE).
         seed: seed of the `SeedGenerator` for the reparameterisation noise.
+        latent_dim: the code size; needed only for a subclassed decoder (a
+            `keras.Model` with `call`, which declares no input).
     """
 
-    def __init__(self, encoder: keras.Model, decoder: keras.Model, beta: float = 1.0, seed: int | None = None, **kwargs):
+    def __init__(self, encoder: keras.Model, decoder: keras.Model, beta: float = 1.0, seed: int | None = None,
+                 latent_dim: int | None = None, **kwargs):
         super().__init__(**kwargs)
+        from gan_keras.gan import _latent_dim
+
         self.encoder = encoder
         self.decoder = decoder
-        self.latent_dim = int(decoder.inputs[0].shape[-1])
-        if int(encoder.outputs[0].shape[-1]) != self.latent_dim:
-            raise ValueError(
-                f"the encoder's code has size {int(encoder.outputs[0].shape[-1])} but the decoder takes {self.latent_dim}"
-            )
+        self.latent_dim = _latent_dim(decoder, latent_dim)
+        # A subclassed network has no weights until called: build the decoder
+        # on codes, then the encoder on its images.
+        images = decoder(np.zeros((2, self.latent_dim), "float32"), training=False)
+        self.image_shape = tuple(int(size) for size in images.shape[1:])
+        code_size = int(encoder(images, training=False)[0].shape[-1])
+        if code_size != self.latent_dim:
+            raise ValueError(f"the encoder's code has size {code_size} but the decoder takes {self.latent_dim}")
         self.beta = check_non_negative_float("beta", beta)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -126,8 +134,10 @@ class VAE(RandomStateMixin, keras.Model):
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.kl_tracker = keras.metrics.Mean(name="kl_loss")
         # The decoder as a generator of images in [-1, 1]: sigmoid(l) * 2 - 1 = tanh(l / 2).
+        # Its Input first, so that `generator.inputs` exists on every Keras version (3.3 leaves it undefined).
         self.generator = keras.Sequential(
-            [decoder, layers.Rescaling(0.5), layers.Activation("tanh")], name="vae_generator"
+            [keras.Input((self.latent_dim,)), decoder, layers.Rescaling(0.5), layers.Activation("tanh")],
+            name="vae_generator",
         )
         self.built = True
 
@@ -145,7 +155,7 @@ class VAE(RandomStateMixin, keras.Model):
     def fit(self, x=None, y=None, *args, **kwargs):
         """`keras.Model.fit`, after checking that `x` holds images of the
         decoder's shape, scaled to [-1, 1]."""
-        kwargs = checked_fit_arguments(x, self.decoder.outputs[0].shape[1:], kwargs)
+        kwargs = checked_fit_arguments(x, self.image_shape, kwargs)
         return super().fit(x, y, *args, **kwargs)
 
     def call(self, images, training: bool = False):
@@ -238,6 +248,7 @@ class VAE(RandomStateMixin, keras.Model):
             decoder=keras.saving.serialize_keras_object(self.decoder),
             beta=self.beta,
             seed=self.seed,
+            latent_dim=self.latent_dim,
         )
         return config
 

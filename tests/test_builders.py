@@ -111,7 +111,7 @@ def test_train_builds_the_measured_recipes():
         gan = build_gan(config.validate())
         dropouts = [layer for layer in gan.discriminator.layers if isinstance(layer, keras.layers.Dropout)]
         return (len(gan.generator.inputs), {type(layer).__name__ for layer in dropouts}, {layer.rate for layer in dropouts},
-                round(float(gan.g_optimizer.learning_rate), 8), gan.d_optimizer.beta_1)
+                round(float(keras.ops.convert_to_numpy(gan.g_optimizer.learning_rate)), 8), gan.d_optimizer.beta_1)
 
     # The default: conditional (noise and label inputs), dropout 0.3 in D, Adam(1e-3, beta_1 = 0).
     assert recipe(TrainConfig(base_filters=4)) == (2, {"Dropout"}, {0.3}, 1e-3, 0.0)

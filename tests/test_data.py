@@ -4,6 +4,7 @@ import subprocess
 import sys
 import time
 
+import keras
 import numpy as np
 import pytest
 
@@ -157,6 +158,42 @@ def test_make_dataset_order_is_repeatable_with_a_seed(mnist_sample):
     other = next(iter(make_dataset(images, batch_size=32, seed=8))).numpy()
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
+
+
+class _BatchRecorder(keras.Model):
+    """Keeps every batch `fit` gives it (eagerly), and trains nothing."""
+
+    def __init__(self):
+        super().__init__()
+        self.batches = []
+        self.built = True
+
+    def train_step(self, *args):
+        # (data) on TensorFlow and PyTorch; (state, data) on JAX, which wants the state back.
+        self.batches.append(keras.ops.convert_to_numpy(args[-1]))
+        logs = {"batches": keras.ops.zeros(())}
+        return (logs, args[0]) if len(args) == 2 else logs
+
+
+def _epoch_orders(dataset, epochs, initial_epoch=0):
+    """The images `fit` trains on in each epoch from `initial_epoch` on."""
+    recorder = _BatchRecorder()
+    recorder.compile(run_eagerly=True)
+    recorder.fit(dataset, epochs=epochs, initial_epoch=initial_epoch, verbose=0, shuffle=False)
+    per_epoch = len(recorder.batches) // (epochs - initial_epoch)
+    return [np.concatenate(recorder.batches[start:start + per_epoch])
+            for start in range(0, len(recorder.batches), per_epoch)]
+
+
+def test_make_dataset_resumed_at_an_epoch_continues_the_uninterrupted_order(mnist_sample):
+    # A fit resumed after 2 finished epochs sees epochs 2 and 3 as an uninterrupted fit does.
+    images = mnist_sample[0][:32]
+    straight = _epoch_orders(make_dataset(images, batch_size=8, seed=3), epochs=4)
+    resumed = _epoch_orders(make_dataset(images, batch_size=8, seed=3, start_epoch=2), epochs=4, initial_epoch=2)
+    assert len(straight) == 4 and len(resumed) == 2
+    assert not np.array_equal(straight[2], straight[3])  # each epoch has its own order
+    np.testing.assert_array_equal(resumed[0], straight[2])
+    np.testing.assert_array_equal(resumed[1], straight[3])
 
 
 @pytest.mark.parametrize(

@@ -264,7 +264,8 @@ def test_backup_trims_history_written_after_the_last_saved_weights(tmp_path):
     # Killed between writing epoch 4's history and epoch 4's weights.
     backup = tmp_path / "backup"
     backup.mkdir()
-    (backup / "training_metadata.json").write_text(json.dumps({"epoch": 3, "batch": 0}))
+    (backup / "epoch_00003.weights.h5").write_bytes(b"")  # only read when fit starts
+    (backup / "training_metadata.json").write_text(json.dumps({"epoch": 3, "weights": "epoch_00003.weights.h5"}))
     logs = [{"d_loss": 4.0}, {"d_loss": 3.0, "eval_epoch": 2.0, "eval_fid": 50.0}, {"d_loss": 2.0}, {"d_loss": 1.0}]
     progress = {"settings": {"seed": 1}, "epoch_logs": logs, "epoch_seconds": [1.0, 2.0, 3.0, 4.0], "resumed_at": []}
     (backup / "progress.json").write_text(json.dumps(progress))
@@ -300,16 +301,17 @@ def test_resume_survives_a_kill_while_the_weights_were_being_written(tmp_path):
     with pytest.raises(Interrupt):
         train(config, out, verbose=0, extra_callbacks=[InterruptAt(2)])
     backup = out / "backup"
-    # As if killed while writing epoch 2's weights: half a file, epoch 1's metadata.
-    weights = backup / "latest.weights.h5"
-    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
-    (backup / "training_metadata.json").write_text((backup / "training_metadata.json.bkp").read_text())
-    assert _finished_epochs(backup) == 1
+    # As if killed while writing epoch 3's weights: half a file under its
+    # temporary name, the metadata still naming epoch 2's complete weights.
+    weights = (backup / "epoch_00002.weights.h5").read_bytes()
+    half_written = backup / ".tmp-epoch_00003.weights.h5"
+    half_written.write_bytes(weights[: len(weights) // 2])
+    assert _finished_epochs(backup) == 2
 
     result = train(config, out, verbose=0)
 
     record = json.loads((out / "history.json").read_text())
-    assert record["resumed_after_epochs"] == [1] and result.epochs_run == 4
+    assert record["resumed_after_epochs"] == [2] and result.epochs_run == 4
     assert all(len(values) == 4 for values in record["history"].values())
     assert sorted(path.name for path in (out / "samples").glob("*.png")) == [f"epoch_{e:03d}.png" for e in range(1, 5)]
 
@@ -320,7 +322,8 @@ def test_time_budget_counts_the_time_before_an_interruption(tmp_path):
 
     backup = tmp_path / "backup"
     backup.mkdir()
-    (backup / "training_metadata.json").write_text(json.dumps({"epoch": 2, "batch": 0}))
+    (backup / "epoch_00002.weights.h5").write_bytes(b"")  # only read when fit starts
+    (backup / "training_metadata.json").write_text(json.dumps({"epoch": 2, "weights": "epoch_00002.weights.h5"}))
     progress = {"settings": {}, "epoch_logs": [{"d_loss": 1.0}, {"d_loss": 0.9}], "epoch_seconds": [40.0, 100.0],
                 "resumed_at": []}
     (backup / "progress.json").write_text(json.dumps(progress))

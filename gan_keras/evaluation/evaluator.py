@@ -91,7 +91,15 @@ def _load_shipped_model() -> keras.Model:
                 f"the evaluator weights {EVALUATOR_FILE} are missing from the package; "
                 "rebuild them with `python -m gan_keras.evaluation.train_evaluator`"
             )
-        return keras.models.load_model(local_path, compile=False, safe_mode=True)
+        # The weights, not the saved architecture: a `.keras` file's config is
+        # written in the format of the Keras that saved it, and older Keras
+        # refuses newer arguments (Keras 3.3 cannot deserialize a 3.15 file:
+        # "GlorotUniform.__init__() got an unexpected keyword argument
+        # 'input_axes'"), while the weights are stored by layer type and
+        # order, which `build_evaluator` reproduces on every supported Keras.
+        model = build_evaluator()
+        model.load_weights(local_path)
+        return model
 
 
 def _check_digit_images(images) -> np.ndarray:
