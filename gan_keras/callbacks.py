@@ -18,7 +18,7 @@ import numpy as np
 
 from gan_keras._validation import check_non_negative_float, check_positive_int
 from gan_keras.averaging import sampling_generator
-from gan_keras.gan import _labels_for, _latent_dim, _num_classes, is_conditional
+from gan_keras.gan import _labels_for, _num_classes, noise_size, is_conditional
 from gan_keras.plotting import save_image_grid
 
 
@@ -50,7 +50,7 @@ def fixed_inputs(generator: keras.Model, num_images: int, seed: int = 0, latent_
     if latent_dim is None and isinstance(getattr(generator, "latent_dim", None), int):
         latent_dim = generator.latent_dim  # a GAN
     generator = getattr(generator, "generator", generator)
-    latent_dim = _latent_dim(generator, latent_dim)
+    latent_dim = noise_size(generator, latent_dim)
     noise = np.random.default_rng(seed).standard_normal((num_images, latent_dim)).astype(np.float32)
     if not is_conditional(generator):
         return noise, None

@@ -145,7 +145,7 @@ class GAN(RandomStateMixin, keras.Model):
                 raise TypeError(f"`{name}` must be a keras.Model, got {type(model).__name__}")
         self.generator = generator
         self.discriminator = discriminator
-        self.latent_dim = _latent_dim(generator, latent_dim)
+        self.latent_dim = noise_size(generator, latent_dim)
         self.conditional = is_conditional(generator)
         if self.conditional != is_conditional(discriminator):
             raise ValueError(
@@ -605,7 +605,7 @@ def generate_images(
     """
     n = check_positive_int("n", n)
     batch_size = check_positive_int("batch_size", batch_size)
-    latent_dim = _latent_dim(generator, latent_dim)
+    latent_dim = noise_size(generator, latent_dim)
     noise_seed = seed if seed is not None else seed_generator
     noise = keras.random.normal((n, latent_dim), seed=noise_seed)
     inputs = noise
@@ -672,9 +672,18 @@ def model_inputs(model: keras.Model) -> list | None:
     return list(inputs) if inputs else None
 
 
-def _latent_dim(generator: keras.Model, latent_dim: int | None) -> int:
-    """The generator's noise size: from its declared input, else from the
-    input it was first called on, else `latent_dim`."""
+def noise_size(generator: keras.Model, latent_dim: int | None = None) -> int:
+    """The size of a generator's noise vector (or a decoder's code).
+
+    Args:
+        generator: any `keras.Model`: functional, Sequential or subclassed.
+        latent_dim: the size, when the model cannot tell (a subclassed model
+            not called yet); checked against the model's when both are known.
+
+    Returns:
+        The size from the model's declared input, else from the input it was
+        first called on, else `latent_dim`.
+    """
     inputs = model_inputs(generator)
     if inputs is None:
         called_on = _first_call_shape(generator)

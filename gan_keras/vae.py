@@ -115,11 +115,11 @@ class VAE(RandomStateMixin, keras.Model):
     def __init__(self, encoder: keras.Model, decoder: keras.Model, beta: float = 1.0, seed: int | None = None,
                  latent_dim: int | None = None, **kwargs):
         super().__init__(**kwargs)
-        from gan_keras.gan import _latent_dim
+        from gan_keras.gan import noise_size
 
         self.encoder = encoder
         self.decoder = decoder
-        self.latent_dim = _latent_dim(decoder, latent_dim)
+        self.latent_dim = noise_size(decoder, latent_dim)
         # A subclassed network has no weights until called: build the decoder
         # on codes, then the encoder on its images.
         images = decoder(np.zeros((2, self.latent_dim), "float32"), training=False)
