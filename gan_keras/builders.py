@@ -67,7 +67,7 @@ def build_generator(
     """
     check_choice("kind", kind, KINDS)
     latent_dim = check_positive_int("latent_dim", latent_dim)
-    image_shape = _check_image_shape(image_shape, kind)
+    image_shape = check_image_shape(image_shape, kind)
     num_classes = _check_num_classes(num_classes)
 
     noise = keras.Input((latent_dim,), name="noise")
@@ -80,7 +80,7 @@ def build_generator(
         features = layers.Concatenate(name="noise_and_label")([noise, embedded])
 
     if kind == "dcgan":
-        start_side, upsamplings = _dcgan_plan(image_shape[0])
+        start_side, upsamplings = dcgan_plan(image_shape[0])
         check_positive_int("base_filters", base_filters)
         check_positive_int("kernel_size", kernel_size)
         filters = base_filters * 2 ** (upsamplings - 1)
@@ -186,7 +186,7 @@ def build_discriminator(
         (real if > 0); apply a loss from `gan_keras.losses`, not a sigmoid.
     """
     check_choice("kind", kind, KINDS)
-    image_shape = _check_image_shape(image_shape, kind)
+    image_shape = check_image_shape(image_shape, kind)
     num_classes = _check_num_classes(num_classes)
     dropout = check_non_negative_float("dropout", dropout, maximum=0.99)
     if not isinstance(spatial_dropout, bool):
@@ -216,7 +216,7 @@ def build_discriminator(
             x = layers.Concatenate(name="image_and_label")([layers.Flatten()(images), embedded])
 
     if kind == "dcgan":
-        _, downsamplings = _dcgan_plan(image_shape[0])
+        _, downsamplings = dcgan_plan(image_shape[0])
         check_positive_int("base_filters", base_filters)
         check_positive_int("kernel_size", kernel_size)
         filters = base_filters
@@ -247,7 +247,7 @@ def _batch_norm() -> layers.BatchNormalization:
     return layers.BatchNormalization(synchronized=synchronized_batch_norm())
 
 
-def _dcgan_plan(side: int) -> tuple[int, int]:
+def dcgan_plan(side: int) -> tuple[int, int]:
     """Return (start side, number of stride-2 steps) for a square DCGAN image.
 
     The generator starts from the smallest side of at least 4 that doubles up
@@ -259,7 +259,8 @@ def _dcgan_plan(side: int) -> tuple[int, int]:
     return side // 2**steps, steps
 
 
-def _check_image_shape(image_shape: Sequence[int], kind: str) -> tuple[int, ...]:
+def check_image_shape(image_shape: Sequence[int], kind: str) -> tuple[int, ...]:
+    """`image_shape` as a tuple of ints, or a ValueError/TypeError saying what `kind` allows."""
     try:
         shape = tuple(int(dim) for dim in image_shape)
     except (TypeError, ValueError):

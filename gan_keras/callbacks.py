@@ -18,7 +18,7 @@ import numpy as np
 
 from gan_keras._validation import check_non_negative_float, check_positive_int
 from gan_keras.averaging import sampling_generator
-from gan_keras.gan import _labels_for, _num_classes, noise_size, is_conditional
+from gan_keras.gan import is_conditional, labels_for, noise_size, num_classes_of
 from gan_keras.plotting import save_image_grid
 
 
@@ -54,8 +54,8 @@ def fixed_inputs(generator: keras.Model, num_images: int, seed: int = 0, latent_
     noise = np.random.default_rng(seed).standard_normal((num_images, latent_dim)).astype(np.float32)
     if not is_conditional(generator):
         return noise, None
-    num_classes = _num_classes(generator)
-    return [noise, _labels_for(num_images, None, num_classes)], num_classes
+    num_classes = num_classes_of(generator)
+    return [noise, labels_for(num_images, None, num_classes)], num_classes
 
 
 class TrainingGIF(keras.callbacks.Callback):

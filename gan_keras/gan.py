@@ -154,7 +154,7 @@ class GAN(RandomStateMixin, keras.Model):
                 f"{len(model_inputs(generator) or [])} generator input(s) and "
                 f"{len(model_inputs(discriminator) or [])} discriminator input(s)"
             )
-        self.num_classes = _num_classes(generator) if self.conditional else None
+        self.num_classes = num_classes_of(generator) if self.conditional else None
 
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -610,7 +610,7 @@ def generate_images(
     noise = keras.random.normal((n, latent_dim), seed=noise_seed)
     inputs = noise
     if is_conditional(generator):
-        inputs = [noise, _labels_for(n, labels, _num_classes(generator))]
+        inputs = [noise, labels_for(n, labels, num_classes_of(generator))]
     elif labels is not None:
         raise ValueError("`labels` were given but the generator is not conditional (built without num_classes)")
     return call_in_batches(generator, inputs, batch_size)
@@ -639,7 +639,17 @@ def call_in_batches(model: keras.Model, inputs, batch_size: int = 256):
     return outputs if len(outputs) > 1 else outputs[0]
 
 
-def _labels_for(n: int, labels, num_classes: int) -> np.ndarray:
+def labels_for(n: int, labels, num_classes: int) -> np.ndarray:
+    """`n` class labels for a conditional generator, checked.
+
+    Args:
+        n: how many.
+        labels: ``None`` (0, 1, 2, ... cycling), one int for all, or `n` ints.
+        num_classes: the labels must lie in ``[0, num_classes)``.
+
+    Returns:
+        An int32 array of shape ``[n]``.
+    """
     if labels is None:
         return np.arange(n, dtype=np.int32) % num_classes
     labels = np.asarray(labels)
@@ -755,7 +765,8 @@ def _augmentation_name(augmentation: Augmentation) -> str | dict:
     return {"translation": augmentation.translation, "cutout": augmentation.cutout, "fill": augmentation.fill}
 
 
-def _num_classes(generator: keras.Model) -> int:
+def num_classes_of(generator: keras.Model) -> int:
+    """The number of classes a conditional model's label `Embedding` takes."""
     for layer in generator.layers:
         if isinstance(layer, keras.layers.Embedding):
             return int(layer.input_dim)

@@ -27,7 +27,7 @@ from keras import layers, ops
 
 from gan_keras._saving import RandomStateMixin
 from gan_keras._validation import check_non_negative_float, check_positive_int
-from gan_keras.builders import _check_image_shape, _dcgan_plan
+from gan_keras.builders import check_image_shape, dcgan_plan
 from gan_keras.data import checked_fit_arguments
 from gan_keras.gan import call_in_batches, descend
 from gan_keras.losses import global_batch_mean
@@ -47,8 +47,8 @@ def build_encoder(latent_dim: int = 16, image_shape: Sequence[int] = (28, 28, 1)
         A `keras.Model` named ``"encoder"``.
     """
     latent_dim = check_positive_int("latent_dim", latent_dim)
-    image_shape = _check_image_shape(image_shape, "dcgan")
-    _, steps = _dcgan_plan(image_shape[0])
+    image_shape = check_image_shape(image_shape, "dcgan")
+    _, steps = dcgan_plan(image_shape[0])
     images = keras.Input(image_shape, name="images")
     x = images
     filters = check_positive_int("base_filters", base_filters)
@@ -71,8 +71,8 @@ def build_decoder(latent_dim: int = 16, image_shape: Sequence[int] = (28, 28, 1)
         A `keras.Model` named ``"decoder"``.
     """
     latent_dim = check_positive_int("latent_dim", latent_dim)
-    image_shape = _check_image_shape(image_shape, "dcgan")
-    start, steps = _dcgan_plan(image_shape[0])
+    image_shape = check_image_shape(image_shape, "dcgan")
+    start, steps = dcgan_plan(image_shape[0])
     filters = check_positive_int("base_filters", base_filters) * 2 ** (steps - 1)
     codes = keras.Input((latent_dim,), name="z")
     x = layers.Dense(start * start * filters, activation="relu")(codes)

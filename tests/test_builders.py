@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from gan_keras.builders import _dcgan_plan, build_discriminator, build_generator
+from gan_keras.builders import dcgan_plan, build_discriminator, build_generator
 
 
 @pytest.mark.parametrize("kind", ["dcgan", "mlp"])
@@ -51,7 +51,7 @@ def test_mlp_handles_toy_vectors_without_tanh():
 
 @pytest.mark.parametrize("side, plan", [(28, (7, 2)), (32, (4, 3)), (64, (4, 4)), (16, (4, 2)), (24, (6, 2))])
 def test_dcgan_plan_doubles_up_to_the_side(side, plan):
-    start, steps = _dcgan_plan(side)
+    start, steps = dcgan_plan(side)
     assert (start, steps) == plan
     assert start * 2**steps == side
 

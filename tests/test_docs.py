@@ -56,3 +56,15 @@ def test_readme_links_every_docs_page():
     linked = {(README.parent / target).resolve() for target in _relative_links(README)}
     unlinked = [page.name for page in PAGES[1:] if page.resolve() not in linked]
     assert not unlinked, f"README.md does not link these docs pages: {unlinked}"
+
+
+def test_every_command_line_flag_is_documented():
+    # The synopsis in docs/cli.md cannot drift from the parser: every --flag of every command appears there.
+    from gan_keras.cli import build_parser
+
+    text = (REPO_ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    commands = next(action for action in build_parser()._actions if action.__class__.__name__ == "_SubParsersAction")
+    missing = {name: [flag for action in parser._actions for flag in action.option_strings
+                      if flag.startswith("--") and flag != "--help" and not re.search(re.escape(flag) + r"(?![\w-])", text)]
+               for name, parser in commands.choices.items()}
+    assert commands.choices and not any(missing.values()), f"flags missing from docs/cli.md: {missing}"
