@@ -388,12 +388,3 @@ class OptimizerPair:
     def build(self, variables) -> None:
         """Nothing to build: `GAN.compile` built each optimizer for its network."""
 
-
-def __getattr__(name: str):
-    # `descend` moved to `gan_keras.gan`, next to the training step that uses
-    # it; an old ``from gan_keras.autodiff import descend`` still works.
-    if name == "descend":
-        from gan_keras.gan import descend
-
-        return descend
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

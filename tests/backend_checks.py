@@ -15,32 +15,15 @@ from pathlib import Path
 
 BACKEND, STEP_FILE, OUT_DIR = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 
+from backend_checks_env import prepare_backend  # noqa: E402  (tests/, the folder this script runs from)
 
-def hide_tensorflow() -> None:
-    """Make TensorFlow look uninstalled: a `tensorflow` package placed first
-    on the path whose import fails as a missing module's does. (None in
-    sys.modules would block it too, but Keras would then see the name in
-    sys.modules and think TensorFlow was loaded.)"""
-    import tempfile
-
-    shadow = Path(tempfile.mkdtemp()) / "tensorflow"
-    shadow.mkdir()
-    (shadow / "__init__.py").write_text(
-        'raise ModuleNotFoundError("No module named \'tensorflow\' (hidden by tests/backend_checks.py)", '
-        'name="tensorflow")\n')
-    sys.path.insert(0, str(shadow.parent))
-
-
-if "--block-tensorflow" in sys.argv:
-    hide_tensorflow()
-os.environ["KERAS_BACKEND"] = BACKEND
-os.environ["GAN_KERAS_OFFLINE"] = "1"
+prepare_backend(BACKEND, "--block-tensorflow" in sys.argv)
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from gan_keras import GAN, build_discriminator, build_generator, make_dataset  # noqa: E402
-from gan_keras.autodiff import descend  # noqa: E402
+from gan_keras.gan import descend  # noqa: E402
 from gan_keras.data import load_images  # noqa: E402
 from gan_keras.losses import gradient_penalty  # noqa: E402
 from interruption import straight_and_resumed  # noqa: E402
