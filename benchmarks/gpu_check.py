@@ -341,7 +341,7 @@ def build_model(model: str, precision: str, batch: int):
     import keras
 
     from gan_keras import GAN
-    from gan_keras.mixed_precision import precision_policy
+    from gan_keras.training.mixed_precision import precision_policy
     from gan_keras.training import TrainConfig, build_gan
 
     sys.path.insert(0, str(HERE))

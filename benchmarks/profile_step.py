@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = profile(config, args.epochs)
     step = rows[0][1]
     print(f"\nOne training step of model={config.model!r}, batch {config.batch_size}, dropout "
-          f"{config.resolved_dropout} ({config.batch_size / step:,.0f} images/s):\n")
+          f"{config.resolved().dropout} ({config.batch_size / step:,.0f} images/s):\n")
     print(f"| {'part':<58} | ms per step | share of step |\n|---|---|---|")
     parts = rows[2:]
     for name, seconds in [rows[0]] + sorted(parts, key=lambda row: -row[1]):

@@ -7,7 +7,7 @@ ratio to the tutorial loop. Two baselines:
 - the TF DCGAN tutorial's own loop (TensorFlow, `@tf.function`, both networks
   updated from one forward pass);
 - a minimal hand-written Algorithm-1 step on the chosen backend
-  (`gan_keras.handwritten`: a `tf.function` around tape code, a `jax.jit`
+  (`gan_keras.teaching.handwritten`: a `tf.function` around tape code, a `jax.jit`
   pure function, or plain PyTorch autograd), the fastest a step of the same
   algorithm runs there: the ratio `GAN.fit` / this is the library's overhead,
   apart from the backend's own speed.
@@ -59,13 +59,13 @@ def tutorial_loop_rate(baselines, dataset, images_per_epoch: int, epochs: int) -
 
 
 def handwritten_epoch(backend: str, images, batch_size: int, seed: int = 0):
-    """A function that runs one epoch of `gan_keras.handwritten`'s step on the
+    """A function that runs one epoch of `gan_keras.teaching.handwritten`'s step on the
     tutorial's models (Adam, the tutorial's learning rate), compiled the way
     that backend compiles: `tf.function`, `jax.jit`, or eager PyTorch."""
     import baselines
     import keras
 
-    from gan_keras import handwritten
+    from gan_keras.teaching import handwritten
 
     generator, discriminator = baselines.tutorial_dcgan_generator(), baselines.tutorial_dcgan_discriminator()
     lr = baselines.TUTORIAL_LEARNING_RATE

@@ -1,21 +1,23 @@
 """gan_keras: generative models taught with Keras 3, one concept per module.
 
+The core, what a student reads (top level):
+
 - `gan_keras.data`: `load_images`, `make_dataset` (notebook 03)
 - `gan_keras.builders`: `build_generator`, `build_discriminator` (notebooks 02, 03)
-- `gan_keras.gan`: the `GAN` model with its custom `train_step` (notebooks 02, 03)
-- `gan_keras.losses`: minimax, non-saturating, LSGAN and hinge losses, the R1 penalty (notebooks 02, 03, 05)
-- `gan_keras.augment`: `diff_augment`, translation and cutout for D's real and fake images alike (notebook 03)
-- `gan_keras.callbacks`: `TrainingGIF`, `TimeBudget`, `LearningRateAnnealing` (notebook 03)
-- `gan_keras.averaging`: `WeightAverage`, the generator's moving average (notebook 03)
-- `gan_keras.plotting`: image grids and training curves
-- `gan_keras.training`: `TrainConfig` and `train`, the engine of ``python -m gan_keras train``
-- `gan_keras.vae`: the `VAE` (notebook 06); `gan_keras.latent`: interpolation (notebooks 04, 06)
+- `gan_keras.gan`: the `GAN` model and its `train_step`, Algorithm 1 (notebooks 02, 03)
+- `gan_keras.losses`: minimax, non-saturating, LSGAN, hinge, WGAN-GP; the R1 penalty (notebooks 02, 03, 05)
+- `gan_keras.autodiff`: one update's pure function for JAX; gradients on any backend (notebook 09)
+- `gan_keras.augment`, `gan_keras.averaging`: DiffAugment; the generator's moving average (notebook 03)
+- `gan_keras.callbacks`: `TrainingGIF`, `TimeBudget`, the training backup (notebook 03)
+- `gan_keras.vae`: the `VAE` (notebook 06); `gan_keras.plotting`: image grids and curves
+
+By audience, in subpackages:
+
+- `gan_keras.training`: the training run and CLI (``python -m gan_keras train``): `TrainConfig`, `train`,
+  data-parallel training and mixed precision (notebook 08)
 - `gan_keras.evaluation`: the shipped evaluator and the metrics (notebook 07)
-- `gan_keras.toy`, `gan_keras.classic`: 2-D toy data and `train_ring_gan` (notebooks 02, 05); a PCA-Gaussian model (notebook 01)
-- `gan_keras.recipes`: `train_dcgan_and_vae`, the DCGAN + VAE pair of notebooks 06 and 07
-- `gan_keras.autodiff`: the JAX adapter of the step (`stateless_loss`) and the simultaneous rule's two gradients (notebook 09)
-- `gan_keras.handwritten`: the same GAN step written by hand on each backend, the reference (notebook 09)
-- `gan_keras.checks`: grading checks for course assignments (the kit in `assignments/`)
+- `gan_keras.teaching`: helpers the notebooks teach with (toy data, latent walks, hand-written steps)
+- `gan_keras.grading`: grading checks for course assignments (the kit in `assignments/`)
 
 The names below are imported on first use, so that ``python -m gan_keras``
 can check its arguments before TensorFlow is loaded.
@@ -41,9 +43,9 @@ _EXPORTS = {
     "TimeBudget": "gan_keras.callbacks",
     "LearningRateAnnealing": "gan_keras.callbacks",
     "WeightAverage": "gan_keras.averaging",
-    "TrainConfig": "gan_keras.training",
-    "train": "gan_keras.training",
-    "load_generator": "gan_keras.training",
+    "TrainConfig": "gan_keras.training.config",
+    "train": "gan_keras.training.run",
+    "load_generator": "gan_keras.training.run",
     "VAE": "gan_keras.vae",
 }
 

@@ -22,13 +22,13 @@ the same code runs, and is differentiated, on TensorFlow, JAX and PyTorch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import keras
 from keras import ops
 
 from gan_keras._validation import check_non_negative_float
-from gan_keras.distribute import replica_random
+from gan_keras.training.distribute import replica_random
 
 
 @dataclass(frozen=True)
@@ -47,14 +47,13 @@ class Augmentation:
     translation: float = 0.125
     cutout: float = 0.5
     fill: float = -1.0
+    # Whether D sees anything changed; a plain attribute, read on every step.
+    active: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         check_non_negative_float("translation", self.translation, maximum=0.5)
         check_non_negative_float("cutout", self.cutout, maximum=1.0)
-
-    @property
-    def active(self) -> bool:
-        return self.translation > 0 or self.cutout > 0
+        object.__setattr__(self, "active", self.translation > 0 or self.cutout > 0)  # the dataclass is frozen
 
 
 # The named settings `GAN.compile(augment=...)` and ``--augment`` accept.

@@ -24,7 +24,7 @@ import keras
 from keras import layers
 
 from gan_keras._validation import check_choice, check_non_negative_float, check_positive_int
-from gan_keras.distribute import synchronized_batch_norm
+from gan_keras.training.distribute import synchronized_batch_norm
 
 KINDS = ("dcgan", "mlp")
 # Label embeddings are small: ten digit classes need few dimensions.

@@ -20,7 +20,7 @@ below, whose three backend branches sit side by side as in keras.io's
 "customizing fit()" guides: a `tf.GradientTape`; `jax.value_and_grad` of a
 pure function of the weights, then ``optimizer.stateless_apply``;
 `torch.autograd`. (The pure function on JAX comes from
-`gan_keras.autodiff.stateless_loss`.) `gan_keras.handwritten` writes the same
+`gan_keras.autodiff.stateless_loss`.) `gan_keras.teaching.handwritten` writes the same
 step out by hand on each backend; the tests check that both give the same
 weights.
 """
@@ -39,7 +39,7 @@ from gan_keras._saving import RandomStateMixin
 from gan_keras._validation import check_non_negative_float, check_positive_int
 from gan_keras.averaging import WeightAverage
 from gan_keras.data import checked_fit_arguments
-from gan_keras.distribute import replica_random
+from gan_keras.training.distribute import replica_position
 from gan_keras.augment import AUGMENTATIONS, Augmentation, diff_augment, get_augmentation
 from gan_keras.losses import LOSSES, GANLoss, get_loss, global_batch_mean, gradient_penalty, r1_penalty
 from gan_keras.autodiff import (
@@ -50,7 +50,7 @@ from gan_keras.autodiff import (
     stateless_train_step,
     values_and_gradients,
 )
-from gan_keras.mixed_precision import uses_float16, with_loss_scaling
+from gan_keras.training.mixed_precision import uses_float16, with_loss_scaling
 
 
 def default_optimizer(learning_rate: float = 2e-4) -> keras.optimizers.Optimizer:
@@ -164,6 +164,7 @@ class GAN(RandomStateMixin, keras.Model):
         self.real_accuracy_tracker = keras.metrics.Mean(name="d_real_accuracy")
         self.fake_accuracy_tracker = keras.metrics.Mean(name="d_fake_accuracy")
         self.generator_ema = None  # a WeightAverage, with compile(ema=...)
+        self.reports_accuracy = True  # set by compile: not for a Wasserstein critic
         self._checked_sigmoid = False
         # Subclassed networks (a keras.Model with `call`) have no weights until
         # called: build both now, D on G's images, so that compile() can build
@@ -175,16 +176,9 @@ class GAN(RandomStateMixin, keras.Model):
     def metrics(self):
         # Listed here so that Keras resets them at the start of every epoch.
         losses = [self.d_loss_tracker, self.g_loss_tracker]
-        if not self._reports_accuracy:
+        if not self.reports_accuracy:
             return losses
         return losses + [self.real_accuracy_tracker, self.fake_accuracy_tracker]
-
-    @property
-    def _reports_accuracy(self) -> bool:
-        # A Wasserstein critic's score has no "real" side, so D's accuracy
-        # would be a meaningless number there: it is not reported.
-        loss = getattr(self, "gan_loss", None)
-        return loss is None or loss.decision_boundary is not None
 
     def compile(
         self,
@@ -202,6 +196,12 @@ class GAN(RandomStateMixin, keras.Model):
         **kwargs,
     ) -> None:
         """Configure training.
+
+        The defaults are the DCGAN paper's (Adam(2e-4, beta_1 = 0.5), Radford
+        et al., 2015), the recipe a notebook that builds its own GAN follows.
+        `gan_keras.training.train` differs on purpose: its defaults
+        (`gan_keras.training.config.RECIPES`, Adam(1e-3, beta_1 = 0)) were
+        measured best for a 5-minute CPU run (docs/defaults.md).
 
         Args:
             g_optimizer: generator optimizer (default Adam(2e-4, beta_1=0.5)).
@@ -256,6 +256,9 @@ class GAN(RandomStateMixin, keras.Model):
             self.g_optimizer = with_loss_scaling(self.g_optimizer)
             self.d_optimizer = with_loss_scaling(self.d_optimizer)
         self.gan_loss = get_loss(loss)
+        # A Wasserstein critic's score has no "real" side, so D's accuracy
+        # would be a meaningless number there: it is not reported.
+        self.reports_accuracy = self.gan_loss.decision_boundary is not None
         self.label_smoothing = check_non_negative_float("label_smoothing", label_smoothing, maximum=0.5)
         self.d_steps = check_positive_int("d_steps", d_steps)
         self.simultaneous = bool(simultaneous)
@@ -291,7 +294,7 @@ class GAN(RandomStateMixin, keras.Model):
         if self._checked_sigmoid or loss is None or loss.decision_boundary != 0.0:
             return
         self._checked_sigmoid = True
-        from gan_keras.checks import ends_in_sigmoid
+        from gan_keras.grading import ends_in_sigmoid
 
         # Fixed NumPy noise: the model's own seed generator must not move.
         noise = np.random.default_rng(0).standard_normal((4, self.latent_dim)).astype("float32")
@@ -337,7 +340,12 @@ class GAN(RandomStateMixin, keras.Model):
         if len(args) == 2:  # JAX
             state, data = args
             return stateless_train_step(self, state, lambda: self.train_step(data))
-        real_images, labels = self._unpack(args[0])
+        real_images, labels, _ = keras.utils.unpack_x_y_sample_weight(args[0])
+        if not self.conditional:
+            labels = None  # an unconditional GAN ignores a dataset's labels
+        elif labels is None:
+            raise ValueError("this GAN is conditional (built with num_classes): the dataset must yield "
+                             "(images, labels) batches; pass labels to gan_keras.make_dataset")
         if self.simultaneous:
             return self._simultaneous_step(real_images, labels)
         for _ in range(self.d_steps):
@@ -467,7 +475,7 @@ class GAN(RandomStateMixin, keras.Model):
     def _record(self, d_loss, g_loss, real_logits, fake_logits) -> dict:
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
-        if self._reports_accuracy:
+        if self.reports_accuracy:
             # D calls an image real above the loss's own boundary (0.5 for
             # LSGAN, whose targets are 0 and 1; logit 0 for the others).
             boundary = self.gan_loss.decision_boundary
@@ -475,23 +483,12 @@ class GAN(RandomStateMixin, keras.Model):
             self.fake_accuracy_tracker.update_state(ops.mean(ops.cast(fake_logits <= boundary, "float32")))
         return {metric.name: metric.result() for metric in self.metrics}
 
-    def _unpack(self, data):
-        if isinstance(data, (tuple, list)):
-            real_images = data[0]
-            labels = data[1] if len(data) > 1 else None
-        else:
-            real_images, labels = data, None
-        if self.conditional and labels is None:
-            raise ValueError(
-                "this GAN is conditional (built with num_classes): the dataset must yield "
-                "(images, labels) batches; pass labels to gan_keras.make_dataset"
-            )
-        return real_images, labels if self.conditional else None
-
     def _sample_noise(self, batch_size):
         # Under a distribution strategy each replica takes its slice of one
         # global draw, so the step matches a single-device step.
-        return replica_random(keras.random.normal, batch_size, (self.latent_dim,), seed=self.seed_generator)
+        replicas, index = replica_position()
+        noise = keras.random.normal((batch_size * replicas, self.latent_dim), seed=self.seed_generator)
+        return noise if replicas == 1 else noise[index * batch_size:(index + 1) * batch_size]
 
     def _with_labels(self, inputs, labels):
         return inputs if labels is None else [inputs, labels]

@@ -8,7 +8,8 @@ Notation: ``D(x) = sigmoid(l(x))`` where ``l`` is the discriminator's logit,
 ``-log D(x) = softplus(-l(x))`` and ``-log(1 - D(x)) = softplus(l(x))``, which
 stay finite where ``log(sigmoid(.))`` would underflow.
 
-Every function returns a **per-example** loss of shape ``[batch]``. The caller
+Every function returns a **per-example** loss of shape ``[batch]`` (a
+discriminator outputs ``[batch, 1]``: ``ops.reshape(logits, (-1,))`` drops the 1). The caller
 averages it: `GAN.train_step` divides the sum by the *global* batch size, so
 the update is the same on one device or under a `tf.distribute` strategy.
 """
@@ -23,7 +24,7 @@ from keras import ops
 
 from gan_keras._validation import check_choice
 from gan_keras.autodiff import input_gradients
-from gan_keras.distribute import replica_position, replica_random
+from gan_keras.training.distribute import replica_position, replica_random
 
 
 def global_batch_mean(per_example):
@@ -39,11 +40,6 @@ def global_batch_mean(per_example):
     return ops.sum(per_example) / (local_batch * replicas)
 
 
-def _flat(logits):
-    # Discriminators output [batch, 1]; losses are per example, so drop the 1.
-    return ops.reshape(logits, (-1,))
-
-
 def minimax_discriminator_loss(real_logits, fake_logits, label_smoothing: float = 0.0):
     """Discriminator loss of the original GAN (Goodfellow et al., 2014).
 
@@ -52,7 +48,7 @@ def minimax_discriminator_loss(real_logits, fake_logits, label_smoothing: float 
     (Salimans et al., 2016) the real target is ``1 - label_smoothing``, which
     keeps D from becoming over-confident early.
     """
-    real, fake = _flat(real_logits), _flat(fake_logits)
+    real, fake = ops.reshape(real_logits, (-1,)), ops.reshape(fake_logits, (-1,))
     real_target = 1.0 - label_smoothing
     real_term = real_target * ops.softplus(-real) + (1.0 - real_target) * ops.softplus(real)
     return real_term + ops.softplus(fake)
@@ -65,7 +61,7 @@ def minimax_generator_loss(fake_logits):
     confidently rejects the fakes (``D(G(z)) -> 0``), which is exactly the
     situation early in training: the "saturating" loss.
     """
-    return -ops.softplus(_flat(fake_logits))
+    return -ops.softplus(ops.reshape(fake_logits, (-1,)))
 
 
 def non_saturating_generator_loss(fake_logits):
@@ -75,7 +71,7 @@ def non_saturating_generator_loss(fake_logits):
     strong gradients when D rejects the fakes. The discriminator loss is the
     minimax one.
     """
-    return ops.softplus(-_flat(fake_logits))
+    return ops.softplus(-ops.reshape(fake_logits, (-1,)))
 
 
 def least_squares_discriminator_loss(real_logits, fake_logits, label_smoothing: float = 0.0):
@@ -83,13 +79,13 @@ def least_squares_discriminator_loss(real_logits, fake_logits, label_smoothing: 
 
     ``L_D = 1/2 (l(x) - 1)^2 + 1/2 l(G(z))^2`` on the raw outputs (targets 1 and 0).
     """
-    real, fake = _flat(real_logits), _flat(fake_logits)
+    real, fake = ops.reshape(real_logits, (-1,)), ops.reshape(fake_logits, (-1,))
     return 0.5 * ops.square(real - (1.0 - label_smoothing)) + 0.5 * ops.square(fake)
 
 
 def least_squares_generator_loss(fake_logits):
     """LSGAN generator loss: ``L_G = 1/2 (l(G(z)) - 1)^2``."""
-    return 0.5 * ops.square(_flat(fake_logits) - 1.0)
+    return 0.5 * ops.square(ops.reshape(fake_logits, (-1,)) - 1.0)
 
 
 def hinge_discriminator_loss(real_logits, fake_logits, label_smoothing: float = 0.0):
@@ -99,13 +95,13 @@ def hinge_discriminator_loss(real_logits, fake_logits, label_smoothing: float = 
     accepted for a uniform interface and ignored (the margin plays its role).
     """
     del label_smoothing
-    real, fake = _flat(real_logits), _flat(fake_logits)
+    real, fake = ops.reshape(real_logits, (-1,)), ops.reshape(fake_logits, (-1,))
     return ops.relu(1.0 - real) + ops.relu(1.0 + fake)
 
 
 def hinge_generator_loss(fake_logits):
     """Hinge generator loss: ``L_G = -l(G(z))``."""
-    return -_flat(fake_logits)
+    return -ops.reshape(fake_logits, (-1,))
 
 
 def wasserstein_critic_loss(real_logits, fake_logits, label_smoothing: float = 0.0):
@@ -117,12 +113,12 @@ def wasserstein_critic_loss(real_logits, fake_logits, label_smoothing: float = 0
     (WGAN-GP). ``label_smoothing`` is accepted and ignored.
     """
     del label_smoothing
-    return _flat(fake_logits) - _flat(real_logits)
+    return ops.reshape(fake_logits, (-1,)) - ops.reshape(real_logits, (-1,))
 
 
 def wasserstein_generator_loss(fake_logits):
     """Wasserstein generator loss: ``L_G = -f(G(z))``."""
-    return -_flat(fake_logits)
+    return -ops.reshape(fake_logits, (-1,))
 
 
 def gradient_penalty(critic, real_images, fake_images, labels=None, seed=None, eps: float = 1e-12):

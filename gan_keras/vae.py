@@ -32,7 +32,7 @@ from gan_keras.data import checked_fit_arguments
 from gan_keras.gan import call_in_batches, descend
 from gan_keras.losses import global_batch_mean
 from gan_keras.autodiff import stateless_train_step
-from gan_keras.mixed_precision import uses_float16, with_loss_scaling
+from gan_keras.training.mixed_precision import uses_float16, with_loss_scaling
 
 
 def build_encoder(latent_dim: int = 16, image_shape: Sequence[int] = (28, 28, 1), base_filters: int = 32) -> keras.Model:

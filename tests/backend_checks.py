@@ -167,7 +167,7 @@ def regularisers_on_a_linear_d(images):
 def every_loss_trains(images):
     """One epoch of each loss (WGAN-GP with 2 critic steps), and one under mixed precision."""
     from gan_keras.losses import LOSSES
-    from gan_keras.mixed_precision import precision_policy
+    from gan_keras.training.mixed_precision import precision_policy
 
     results = {}
     for loss in sorted(LOSSES):
@@ -266,10 +266,10 @@ def tiny_gan_from_saved_weights(g_optimizer=None):
 
 def gan_step_equals_the_handwritten_step():
     """One `fit` step of a GAN (Keras' own trainer: compiled on TensorFlow,
-    jitted and stateless on JAX) against `gan_keras.handwritten`'s step from
+    jitted and stateless on JAX) against `gan_keras.teaching.handwritten`'s step from
     the same weights, drawing noise from a SeedGenerator with the same seed:
     D's noise first, then fresh noise for G."""
-    from gan_keras.handwritten import algorithm_1_step
+    from gan_keras.teaching.handwritten import algorithm_1_step
 
     gan, images = tiny_gan_from_saved_weights()
     initial = gan.get_weights()
@@ -315,7 +315,7 @@ def optimizer_average_is_swapped_in():
 def sigmoid_before_from_logits_is_caught():
     """keras.ops.sigmoid, then BinaryCrossentropy(from_logits=True): the value is right on TensorFlow
     only (Keras there recovers the logits from the sigmoid); the check must fail it everywhere."""
-    from gan_keras.checks import check_discriminator_loss
+    from gan_keras.grading import check_discriminator_loss
 
     cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
 
@@ -335,7 +335,7 @@ def backend_specific_features():
     (a clear error on PyTorch, before any output folder exists)."""
     import tempfile
 
-    from gan_keras.distribute import get_distribution
+    from gan_keras.training.distribute import get_distribution
     from gan_keras.training import TrainConfig, train
 
     def message(attempt):
@@ -360,7 +360,7 @@ def backend_specific_features():
 
 
 def cli_train_and_sample():
-    from gan_keras.cli import main
+    from gan_keras.training.cli import main
 
     out = OUT_DIR / "cli"
     train_status = main(["train", "--backend", BACKEND, "--source", "bundled", "--model", "mlp", "--max-images", "64",

@@ -22,7 +22,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from gan_keras.data import load_images, make_dataset  # noqa: E402
-from gan_keras.distribute import get_distribution  # noqa: E402
+from gan_keras.training.distribute import get_distribution  # noqa: E402
 from gan_keras.training import TrainConfig, build_gan, train  # noqa: E402
 from interruption import straight_and_resumed  # noqa: E402
 

@@ -111,5 +111,5 @@ def test_teacher_notebook_is_laid_out_for_nbgrader_and_otter():
         text = path.read_text()
         otter[re.search(r'^name = "(\w+)"', text, re.MULTILINE).group(1)] = int(
             re.search(r"^points = (\d+)", text, re.MULTILINE).group(1))
-        assert f"from gan_keras.checks import {path.stem}" in text
+        assert f"from gan_keras.grading import {path.stem}" in text
     assert otter == POINTS

@@ -202,7 +202,7 @@ def test_one_update_is_the_same_on_every_backend(step_file, tmp_path_factory):
 
 
 def test_gan_step_is_the_handwritten_algorithm_1(checks):
-    """`fit` for one step equals gan_keras.handwritten's step (tape, jax.value_and_grad
+    """`fit` for one step equals gan_keras.teaching.handwritten's step (tape, jax.value_and_grad
     with stateless_call, torch autograd) from the same weights and noise: D on one
     draw, then G on a *fresh* draw. Reusing D's noise for G would move G differently."""
     handwritten = checks["handwritten"]

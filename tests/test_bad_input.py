@@ -11,8 +11,8 @@ import tensorflow as tf
 
 from conftest import run_cli
 from gan_keras import GAN, VAE, build_discriminator, build_generator
-from gan_keras.distribute import get_distribution
-from gan_keras.mixed_precision import precision_policy
+from gan_keras.training.distribute import get_distribution
+from gan_keras.training.mixed_precision import precision_policy
 from gan_keras.training import TrainConfig
 from gan_keras.vae import build_decoder, build_encoder
 

@@ -1,4 +1,4 @@
-"""The grading checks (`gan_keras.checks`): a catalogue of typical wrong student
+"""The grading checks (`gan_keras.grading`): a catalogue of typical wrong student
 answers, each caught by the right check with the right message, and the
 reference answers passing with sensible reports.
 
@@ -16,7 +16,7 @@ import tensorflow as tf
 from keras import layers, ops
 
 from gan_keras import GAN, build_discriminator, build_generator
-from gan_keras import checks
+from gan_keras import grading as checks
 from gan_keras.losses import non_saturating_generator_loss
 
 LATENT_DIM = 8

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from gan_keras.classic import PCAGaussianModel
+from gan_keras.teaching.classic import PCAGaussianModel
 from gan_keras.data import load_images
-from gan_keras.toy import count_modes, ring_centres, ring_of_gaussians
+from gan_keras.teaching.toy import count_modes, ring_centres, ring_of_gaussians
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import pytest
 from conftest import REPO_ROOT, run_cli
 from interruption import Interrupt, InterruptAt
 from gan_keras import GAN, VAE, build_discriminator, build_generator
-from gan_keras.mixed_precision import precision_policy
+from gan_keras.training.mixed_precision import precision_policy
 from gan_keras.training import TrainConfig
 from gan_keras.vae import build_decoder, build_encoder
 

@@ -3,7 +3,7 @@
 One seed proves little: a GAN's outcome depends on it, and on the library and
 TensorFlow version (minimax covered 1 to 8 modes over seeds 0-9, and on
 some seeds it beat WGAN-GP). So both losses are trained with
-`gan_keras.toy.train_ring_gan`, the recipe of notebooks 02 and 05, on eight
+`gan_keras.teaching.toy.train_ring_gan`, the recipe of notebooks 02 and 05, on eight
 seeds, and the test asserts on the means.
 
 Measured on the 2-core CPU test machine over seeds 0-7 (15 epochs each),
@@ -19,7 +19,7 @@ The whole test took 3.5 minutes there, sharing the two cores with other work.
 import numpy as np
 import pytest
 
-from gan_keras.toy import train_ring_gan
+from gan_keras.teaching.toy import train_ring_gan
 
 SEEDS = tuple(range(8))
 EPOCHS = 15

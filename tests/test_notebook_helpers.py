@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from gan_keras import GAN, build_discriminator, build_generator
-from gan_keras.notebook import LiveProgress, NotebookStop, require_backend
+from gan_keras.teaching.notebook import LiveProgress, NotebookStop, require_backend
 
 
 def test_require_backend_returns_the_backend_in_use():
@@ -73,7 +73,7 @@ def test_live_progress_checks_its_arguments():
 
 
 def test_importing_the_notebook_helpers_quiets_tensorflows_cpp_log():
-    script = "import os, gan_keras.notebook; print(os.environ['TF_CPP_MIN_LOG_LEVEL'])"
+    script = "import os, gan_keras.teaching.notebook; print(os.environ['TF_CPP_MIN_LOG_LEVEL'])"
     environment = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
     completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
                                env=environment, check=True)

@@ -229,7 +229,7 @@ def test_setup_cell_says_what_to_do_when_no_copy_is_found(monkeypatch, tmp_path)
 
 def test_a_temporary_folder_is_deleted_when_the_kernel_exits(tmp_path):
     # Quick mode writes there: test and grading runs must leave nothing behind.
-    script = ("from pathlib import Path\nfrom gan_keras.notebook import temporary_folder\n"
+    script = ("from pathlib import Path\nfrom gan_keras.teaching.notebook import temporary_folder\n"
               "folder = Path(temporary_folder())\n(folder / 'grids').mkdir()\n(folder / 'grids' / 'a.png').write_text('x')\n"
               "print(folder)")
     completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)

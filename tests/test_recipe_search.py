@@ -35,4 +35,4 @@ def test_every_candidate_is_a_valid_train_config():
         TrainConfig(**settings).validate()
     # The plain unconditional recipe turns off every regulariser whatever the defaults are.
     plain = TrainConfig(**recipe_search.UNCONDITIONAL)
-    assert (plain.resolved_augment, plain.resolved_r1_weight, plain.simultaneous) == ("none", 0.0, False)
+    assert (plain.resolved().augment, plain.resolved().r1_weight, plain.simultaneous) == ("none", 0.0, False)

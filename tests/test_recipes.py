@@ -1,11 +1,11 @@
-"""The training recipes the notebooks share: `gan_keras.toy.train_ring_gan`
-(notebooks 02, 05) and `gan_keras.recipes.train_dcgan_and_vae` (06, 07), at tiny sizes."""
+"""The training recipes the notebooks share: `gan_keras.teaching.toy.train_ring_gan`
+(notebooks 02, 05) and `gan_keras.teaching.recipes.train_dcgan_and_vae` (06, 07), at tiny sizes."""
 
 import numpy as np
 import pytest
 
-from gan_keras.recipes import train_dcgan_and_vae
-from gan_keras.toy import train_ring_gan
+from gan_keras.teaching.recipes import train_dcgan_and_vae
+from gan_keras.teaching.toy import train_ring_gan
 
 TINY_RING = dict(n=512, hidden_units=(16,), batch_size=64, n_samples=100)
 

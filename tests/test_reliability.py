@@ -173,7 +173,7 @@ def test_cli_overwrite_replaces_results_and_keeps_other_files(tmp_path):
 
 
 def test_mixed_precision_gan_round_trips_through_the_keras_format(tmp_path, mnist_sample):
-    from gan_keras.mixed_precision import precision_policy
+    from gan_keras.training.mixed_precision import precision_policy
 
     with precision_policy("mixed_float16"):
         keras.utils.set_random_seed(0)

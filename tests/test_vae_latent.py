@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from gan_keras.latent import interpolate, interpolation_strip
+from gan_keras.teaching.latent import interpolate, interpolation_strip
 from gan_keras.vae import VAE, build_decoder, build_encoder, kl_divergence, reconstruction_loss
 from gan_keras import make_dataset
 

@@ -1,4 +1,4 @@
-"""otter-grader test: the bonus conditional models (`gan_keras.checks.check_conditional`).
+"""otter-grader test: the bonus conditional models (`gan_keras.grading.check_conditional`).
 
 Otter calls the test case with the student's variables of the same names;
 a failing check's AssertionError message is what the student reads.
@@ -16,6 +16,6 @@ points = 2
 def check_conditional_passes_its_check(
     conditional_generator, conditional_discriminator, NUM_CLASSES, LATENT_DIM, IMAGE_SHAPE
 ):
-    from gan_keras.checks import check_conditional
+    from gan_keras.grading import check_conditional
 
     check_conditional(conditional_generator, conditional_discriminator, NUM_CLASSES, LATENT_DIM, IMAGE_SHAPE)

@@ -1,4 +1,4 @@
-"""otter-grader test: the discriminator (`gan_keras.checks.check_discriminator`).
+"""otter-grader test: the discriminator (`gan_keras.grading.check_discriminator`).
 
 Otter calls the test case with the student's variables of the same names;
 a failing check's AssertionError message is what the student reads.
@@ -14,6 +14,6 @@ points = 3
 
 @test_case(hidden=False)
 def check_discriminator_passes_its_check(discriminator, IMAGE_SHAPE):
-    from gan_keras.checks import check_discriminator
+    from gan_keras.grading import check_discriminator
 
     check_discriminator(discriminator, IMAGE_SHAPE)

@@ -1,4 +1,4 @@
-"""otter-grader test: the discriminator's loss (`gan_keras.checks.check_discriminator_loss`).
+"""otter-grader test: the discriminator's loss (`gan_keras.grading.check_discriminator_loss`).
 
 Otter calls the test case with the student's variables of the same names;
 a failing check's AssertionError message is what the student reads.
@@ -14,6 +14,6 @@ points = 3
 
 @test_case(hidden=False)
 def check_discriminator_loss_passes_its_check(discriminator_loss):
-    from gan_keras.checks import check_discriminator_loss
+    from gan_keras.grading import check_discriminator_loss
 
     check_discriminator_loss(discriminator_loss)

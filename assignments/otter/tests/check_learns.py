@@ -1,4 +1,4 @@
-"""otter-grader test: the two losses train a GAN on the ring of Gaussians (`gan_keras.checks.check_learns`).
+"""otter-grader test: the two losses train a GAN on the ring of Gaussians (`gan_keras.grading.check_learns`).
 
 Otter calls the test case with the student's variables of the same names;
 a failing check's AssertionError message is what the student reads.
@@ -14,6 +14,6 @@ points = 2
 
 @test_case(hidden=False)
 def check_learns_passes_its_check(discriminator_loss, generator_loss):
-    from gan_keras.checks import check_learns
+    from gan_keras.grading import check_learns
 
     check_learns(discriminator_loss, generator_loss, min_modes=4)

@@ -78,7 +78,7 @@ def describe_machine() -> dict:
 
     import keras
 
-    from gan_keras.distribute import available_gpus
+    from gan_keras.training.distribute import available_gpus
 
     backend = keras.backend.backend()
     gpus = available_gpus()

@@ -4,7 +4,7 @@
   `notebooks/06_vae_vs_gan.ipynb` and
   `notebooks/07_evaluating_generative_models.ipynb`, trained with the same
   budget on the same digits.
-- The ring-of-Gaussians GAN of notebooks 02 and 05 is `gan_keras.toy.train_ring_gan`.
+- The ring-of-Gaussians GAN of notebooks 02 and 05 is `gan_keras.teaching.toy.train_ring_gan`.
 """
 
 from __future__ import annotations

@@ -1,24 +1,22 @@
 """Command line: ``python -m gan_keras train|sample|evaluate``.
 
 The entry point only parses arguments and reports errors; the work is done
-by `gan_keras.training.train` and `gan_keras.gan.generate_images`.
+by `gan_keras.training.train` and `gan_keras.gan.generate_images`. The train
+command's flags are built from `TrainConfig`'s fields (`add_settings`).
 Every error is one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
 
+from gan_keras.training.config import COUNT, WHOLE, TrainConfig, recipe_help
+
 EXIT_USAGE = 2
-# Kept here (not imported) so that arguments are checked before TensorFlow
-# loads; tests/test_cli.py checks they match the library's own lists.
-MODEL_CHOICES = ("dcgan", "mlp", "cgan", "vae")
-LOSS_CHOICES = ("hinge", "lsgan", "minimax", "non_saturating", "wgan_gp")
-AUGMENT_CHOICES = ("none", "translation", "cutout", "translation_cutout")  # gan_keras.augment.AUGMENTATIONS
-DISTRIBUTION_CHOICES = ("none", "data_parallel")  # gan_keras.distribute.DISTRIBUTIONS, without importing Keras
 BACKEND_CHOICES = ("tensorflow", "jax", "torch")
 
 
@@ -33,45 +31,6 @@ class _UsageError(Exception):
     pass
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
-    return value
-
-
-def _float_at_least(minimum: float, inclusive: bool):
-    """An argparse type for a number >= `minimum` (or > it, with ``inclusive=False``)."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not (value >= minimum if inclusive else value > minimum):
-            raise argparse.ArgumentTypeError(f"expected a number {'>=' if inclusive else '>'} {minimum:g}, got {text}")
-        return value
-
-    return parse
-
-
-_positive_float = _float_at_least(0, inclusive=False)
-_non_negative_float = _float_at_least(0, inclusive=True)
-
-
 def _labels(text: str) -> list[int]:
     try:
         return [int(part) for part in text.split(",") if part.strip()]
@@ -79,9 +38,24 @@ def _labels(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated class numbers like 0,1,2, got {text!r}") from None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from gan_keras.data import DATASETS, SOURCES
+def add_settings(parser: argparse.ArgumentParser) -> None:
+    """One flag per `TrainConfig` field, with the field's help and check (``--batch-size`` for
+    ``batch_size``). Every flag defaults to None: a flag left out takes TrainConfig's default."""
+    for field in dataclasses.fields(TrainConfig):
+        flag, check = "--" + field.name.replace("_", "-"), field.metadata["check"]
+        default = recipe_help(field.name) if field.default is None else f"default: {field.default}"
+        help_text = f"{field.metadata['help']} ({default})" if default else field.metadata["help"]
+        if check is None:
+            parser.add_argument(flag, default=None, help=help_text)
+        elif check.kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        elif check.choices:
+            parser.add_argument(flag, choices=check.choices, default=None, help=help_text)
+        else:
+            parser.add_argument(flag, type=check.parse, default=None, help=help_text)
 
+
+def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="python -m gan_keras", description="Train and sample GANs with Keras 3.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
     # Every command takes --backend; it must be known before Keras is imported.
@@ -93,77 +67,23 @@ def build_parser() -> argparse.ArgumentParser:
         "train", parents=[common], help="train a GAN and write samples, a training GIF and the generator",
         description="Flags left out take the defaults of gan_keras.training.TrainConfig.",
     )
-    train.add_argument("--dataset", choices=DATASETS)
-    train.add_argument("--source", choices=SOURCES,
-                       help="auto: keras.datasets if cached/reachable, else the bundled sample")
-    train.add_argument("--data-dir", help="folder of IDX files, with --source idx")
-    train.add_argument("--model", choices=MODEL_CHOICES,
-                       help="default cgan: a class-conditional DCGAN (the sample grid's columns are the digits 0-9); "
-                            "dcgan for the unconditional one")
-    train.add_argument("--loss", choices=LOSS_CHOICES)
-    train.add_argument("--epochs", type=_positive_int, default=None)
-    train.add_argument("--max-seconds", type=_non_negative_float, default=None,
-                       help="stop after the epoch in which this many seconds have passed (0: after one epoch)")
-    train.add_argument("--batch-size", type=_positive_int, default=None)
-    train.add_argument("--latent-dim", type=_positive_int, default=None)
-    train.add_argument("--base-filters", type=_positive_int, default=None, help="DCGAN width")
-    train.add_argument("--learning-rate", type=_positive_float, default=None,
-                       help="Adam learning rate (default 1e-3; 1e-4 for wgan_gp)")
-    train.add_argument("--d-learning-rate", type=_positive_float, default=None,
-                       help="the discriminator's learning rate, if not --learning-rate (TTUR)")
-    train.add_argument("--beta-1", type=_non_negative_float, default=None, help="Adam's beta_1 for both networks")
-    train.add_argument("--beta-2", type=_non_negative_float, default=None,
-                       help="Adam's beta_2 for both networks (default 0.999; 0.9 for wgan_gp)")
-    train.add_argument("--dropout", type=_non_negative_float, default=None, help="the discriminator's dropout rate (default 0.3 for cgan, else 0)")
-    train.add_argument("--spatial-dropout", action=argparse.BooleanOptionalAction, default=None,
-                       help="D's dropout drops whole feature maps instead of single units (faster on a CPU)")
-    train.add_argument("--minibatch-stddev", action=argparse.BooleanOptionalAction, default=None,
-                       help="D sees each batch's spread as one more feature map (against mode collapse)")
-    train.add_argument("--simultaneous", action=argparse.BooleanOptionalAction, default=None,
-                       help="update G and D from one forward pass (the TF tutorial's rule) instead of Algorithm 1")
-    train.add_argument("--ema", type=_non_negative_float, default=None,
-                       help="sample a moving average of G's weights with this decay, e.g. 0.999 (0 = off)")
-    train.add_argument("--anneal", type=_non_negative_float, default=None,
-                       help="lower the learning rates linearly to 0 over this last share of the run (0 = off)")
-    train.add_argument("--augment", choices=AUGMENT_CHOICES,
-                       help="show D real and generated images through the same random shifts and/or blanked "
-                            "squares (DiffAugment)")
-    train.add_argument("--r1-weight", type=_non_negative_float, default=None,
-                       help="gamma of the R1 penalty on D's gradient at real images (0 = off)")
-    train.add_argument("--r1-every", type=_positive_int, default=None,
-                       help="compute the R1 penalty every N-th D step only, N times as heavily (lazy)")
-    train.add_argument("--label-smoothing", type=_non_negative_float, default=None,
-                       help="one-sided label smoothing of D's real target, e.g. 0.1 (at most 0.5)")
-    train.add_argument("--max-images", type=_positive_int, default=None, help="train on the first N images only")
-    train.add_argument("--sample-every", type=_positive_int, default=None)
-    train.add_argument("--d-steps", type=_positive_int, default=None, help="D updates per G update (wgan_gp: 5)")
-    train.add_argument("--evaluate-every", type=_non_negative_int, default=None,
-                       help="record the evaluator's figures every N epochs (MNIST; 0 = off)")
-    train.add_argument("--seed", type=_non_negative_int, default=None)
-    train.add_argument("--tensorboard", action="store_true", default=None,
-                       help="log losses and sample grids for TensorBoard in OUT/logs")
-    train.add_argument("--mixed-precision", action="store_true", default=None,
-                       help="float16 maths with loss scaling on both optimizers (NVIDIA GPUs)")
-    train.add_argument("--distribution", choices=DISTRIBUTION_CHOICES,
-                       help="data_parallel: split every batch across the local GPUs/TPU chips with Keras' engine "
-                            "(JAX: keras.distribution.DataParallel; TensorFlow: MirroredStrategy; "
-                            "--batch-size is the global batch)")
+    add_settings(train)
     train.add_argument("--out", required=True, type=Path,
                        help="output folder; rerunning the same command after an interruption resumes the run")
     train.add_argument("--overwrite", action="store_true", help="replace an earlier run's outputs in --out")
 
     sample = commands.add_parser("sample", parents=[common], help="draw images from a saved generator")
     sample.add_argument("--generator", required=True, type=Path, help="a generator.keras written by train")
-    sample.add_argument("--n", type=_positive_int, default=64)
+    sample.add_argument("--n", type=WHOLE.parse, default=64)
     sample.add_argument("--labels", type=_labels, default=None, help="classes for a conditional generator, e.g. 0,1,2")
-    sample.add_argument("--seed", type=_non_negative_int, default=0)
+    sample.add_argument("--seed", type=COUNT.parse, default=0)
     sample.add_argument("--out", required=True, type=Path, help=".png for a grid, .npy for the raw array in [-1, 1]")
     sample.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     evaluate = commands.add_parser("evaluate", parents=[common],
                                    help="measure a saved MNIST generator with the shipped evaluator")
     evaluate.add_argument("--generator", required=True, type=Path, help="a generator.keras written by train")
-    evaluate.add_argument("--n", type=_positive_int, default=2000, help="samples to score (at most 2500)")
-    evaluate.add_argument("--seed", type=_non_negative_int, default=0)
+    evaluate.add_argument("--n", type=WHOLE.parse, default=2000, help="samples to score (at most 2500)")
+    evaluate.add_argument("--seed", type=COUNT.parse, default=0)
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
     return parser
 
@@ -199,16 +119,10 @@ def run_evaluate(args: argparse.Namespace) -> None:
 
 
 def run_train(args: argparse.Namespace) -> None:
-    from gan_keras.training import TrainConfig, train
+    from gan_keras.training.run import train
 
-    settings = {
-        name: getattr(args, name)
-        for name in ("dataset", "source", "data_dir", "model", "loss", "epochs", "max_seconds", "batch_size",
-                     "latent_dim", "base_filters", "learning_rate", "d_learning_rate", "beta_1", "beta_2", "dropout", "spatial_dropout", "minibatch_stddev", "simultaneous", "ema",
-                     "anneal", "augment", "r1_weight", "r1_every", "label_smoothing", "max_images", "sample_every", "seed",
-                     "d_steps", "evaluate_every", "tensorboard", "mixed_precision", "distribution")
-        if getattr(args, name) is not None
-    }
+    settings = {field.name: getattr(args, field.name) for field in dataclasses.fields(TrainConfig)
+                if getattr(args, field.name) is not None}
     # Flags left out take TrainConfig's defaults, so the two cannot disagree.
     config = TrainConfig(**settings)
     import keras
