@@ -43,7 +43,7 @@ elif BACKEND == "torch":
 
     torch.set_num_threads(1)  # networks of 16 units: a second thread only waits
 
-import gan_keras.training  # noqa: E402
+import gan_keras.training.run  # noqa: E402
 from gan_keras.training import TrainConfig, train  # noqa: E402
 from interruption import Killed, WriteFaults  # noqa: E402
 
@@ -53,13 +53,13 @@ CONFIG = TrainConfig(source="bundled", model="mlp", max_images=16, batch_size=8,
                      latent_dim=8, seed=0, sample_every=2)
 # The backup writes whatever the model holds: the smallest MLPs that train
 # (one hidden layer of 16 units) keep the 14 runs per backend short.
-_build_generator, _build_discriminator = gan_keras.training.build_generator, gan_keras.training.build_discriminator
-gan_keras.training.build_generator = lambda *args, **kwargs: _build_generator(*args, **kwargs, hidden_units=(16,))
-gan_keras.training.build_discriminator = lambda *args, **kwargs: _build_discriminator(*args, **kwargs,
+_build_generator, _build_discriminator = gan_keras.training.run.build_generator, gan_keras.training.run.build_discriminator
+gan_keras.training.run.build_generator = lambda *args, **kwargs: _build_generator(*args, **kwargs, hidden_units=(16,))
+gan_keras.training.run.build_discriminator = lambda *args, **kwargs: _build_discriminator(*args, **kwargs,
                                                                                      hidden_units=(16,))
 # losses.png is no part of the backup, and drawing it (matplotlib) costs more
 # than training here: an empty file stands for it.
-gan_keras.training.plot_history = lambda history, path: Path(path).write_bytes(b"")
+gan_keras.training.run.plot_history = lambda history, path: Path(path).write_bytes(b"")
 
 
 def backup_folders(out):

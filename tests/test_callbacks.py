@@ -103,7 +103,8 @@ def test_figures_show_as_png_in_a_notebook_without_pyplot():
 @pytest.mark.parametrize("model, num_images", [("cgan", 80), ("dcgan", 64)])
 def test_train_draws_whole_rows_of_digits_for_a_conditional_model(tmp_path, model, num_images):
     from gan_keras.callbacks import TrainingBackup
-    from gan_keras.training import TrainConfig, _callbacks
+    from gan_keras.training import TrainConfig
+    from gan_keras.training.run import _callbacks
 
     callbacks = _callbacks(TrainConfig(model=model), tmp_path, TrainingBackup(tmp_path / "backup", settings={}), None)
     gif = next(callback for callback in callbacks if isinstance(callback, TrainingGIF))

@@ -318,7 +318,7 @@ def test_resume_survives_a_kill_while_the_weights_were_being_written(tmp_path):
 
 def test_time_budget_counts_the_time_before_an_interruption(tmp_path):
     from gan_keras.callbacks import TimeBudget, TrainingBackup
-    from gan_keras.training import _callbacks
+    from gan_keras.training.run import _callbacks
 
     backup = tmp_path / "backup"
     backup.mkdir()

@@ -57,3 +57,28 @@ def test_the_library_uses_only_public_keras_api():
                  for number, line in enumerate(path.read_text().splitlines(), start=1)
                  if re.search(r"\bkeras\.src\b|from\s+keras\s+import\s+src\b", line)]
     assert offenders == []
+
+
+def test_no_module_imports_another_modules_private_names():
+    # A name with a leading underscore is its module's own business: what another module needs is public.
+    import ast
+
+    offenders = []
+    for path in sorted((REPO_ROOT / "gan_keras").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gan_keras"):
+                offenders += [f"{path.relative_to(REPO_ROOT)}: {node.module}.{alias.name}"
+                              for alias in node.names if alias.name.startswith("_")]
+    assert offenders == []
+
+
+def test_the_top_level_holds_the_core_and_each_audience_has_its_subpackage():
+    # docs/library.md: the core a student reads at the top; the training run and CLI, evaluation,
+    # teaching helpers and grading in subpackages.
+    package = REPO_ROOT / "gan_keras"
+    subpackages = {path.parent.name for path in package.glob("*/__init__.py")}
+    assert {"training", "evaluation", "teaching", "grading"} <= subpackages
+    top = {path.stem for path in package.glob("*.py")}
+    assert not top & {"cli", "config", "distribute", "mixed_precision", "toy", "classic", "latent",
+                      "handwritten", "notebook", "recipes", "checks"}
+    assert {"data", "builders", "losses", "gan", "vae", "callbacks"} <= top
