@@ -74,12 +74,21 @@ def plain_dcgan() -> GAN:
     return gan
 
 
-def main() -> None:
+COMPREHENSIONS = ("<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>")
+
+
+def measure() -> StepProfile:
+    """Profile one eager step of a plain DCGAN, after a warm-up step."""
     gan = plain_dcgan()
     batch = np.random.default_rng(0).uniform(-1, 1, (32, 28, 28, 1)).astype("float32")
     gan.train_step(batch)  # warm-up: first calls build what later steps only use
     profile = StepProfile()
     profile.run(gan.train_step, batch)
+    return profile
+
+
+def main() -> None:
+    profile = measure()
 
     by_file = defaultdict(list)
     for filename, line, name in sorted(profile.functions):
@@ -89,8 +98,7 @@ def main() -> None:
         print(f"  {filename}: {len(names)}")
         for name in names:
             print(f"      {name}")
-    comprehensions = sum(name.endswith(("<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>"))
-                         for _, _, name in profile.functions)
+    comprehensions = sum(name.endswith(COMPREHENSIONS) for _, _, name in profile.functions)
     print(f"distinct gan_keras functions: {len(profile.functions)} "
           f"({len(profile.functions) - comprehensions} without comprehensions)")
     print(f"files: {len(by_file)}")
