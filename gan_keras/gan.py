@@ -469,6 +469,14 @@ class GAN(RandomStateMixin, keras.Model):
 
         if self.r1_every == 1:
             return penalty()
+        if keras.backend.backend() == "jax":
+            # A branch of JAX's `cond` may not change state, and D's pass changes its dropout
+            # layers' seeds: there it runs in a scope of its own, whose changes are dropped.
+            unchanged = penalty
+
+            def penalty():
+                with keras.StatelessScope(state_mapping=[(v, v.value) for v in self.discriminator.variables]):
+                    return unchanged()
         due = ops.equal(ops.mod(self.d_optimizer.iterations, self.r1_every), 0)
         return ops.cond(due, penalty, lambda: ops.zeros((ops.shape(real_images)[0],), dtype="float32"))
 
