@@ -40,7 +40,7 @@ SITE = OUT / "html"
 SCREENSHOTS = REPO_ROOT / "build" / "book-screenshots"
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 NOTEBOOK_PAGES = [f"notebooks/{path.stem}.html" for path in NOTEBOOKS]
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("GAN_KERAS_CHROMIUM", "/usr/bin/chromium")  # Debian's package
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
