@@ -67,6 +67,9 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
+# Every page is at the top of the table of contents, so the theme's "section navigation" would be empty:
+# the left sidebar lists the whole site instead (book/_templates/site-nav.html).
+html_sidebars = {"**": ["site-nav.html"]}
 html_show_sourcelink = False       # each notebook page links to its .ipynb instead (see _notebook_note)
 html_copy_source = False
 html_last_updated_fmt = None

@@ -291,8 +291,11 @@ def browsed(server, site):
             current["name"] = name
             results[name] = _visit(page, urljoin(server, name))
             if name in SCREENSHOT_PAGES:
-                figures = page.locator(".cell_output img")
-                if figures.count():  # a notebook page: show its first figure, not only its title
+                # A notebook page: show its training GIF (else its first figure), not only its title.
+                figures = page.locator(".cell_output img[src$='.gif']")
+                if not figures.count():
+                    figures = page.locator(".cell_output img")
+                if figures.count():
                     figures.first.scroll_into_view_if_needed()
                 page.screenshot(path=str(SCREENSHOTS / SCREENSHOT_PAGES[name]), full_page=False)
         browser.close()
