@@ -20,9 +20,7 @@ import http.server
 import importlib.util
 import json
 import os
-import posixpath
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -256,6 +254,37 @@ def _visit(page, url: str) -> dict:
     })""")
 
 
+def _record_requests(context, requests: list[str]) -> None:
+    """Record every request the pages make, and let only local ones through (a stray CDN fetch fails fast offline)."""
+    def route(route_, request):
+        requests.append(request.url)
+        if request.url.startswith(("data:", "blob:")) or urlsplit(request.url).hostname in LOCAL_HOSTS:
+            route_.continue_()
+        else:
+            route_.abort()
+
+    context.route("**/*", route)
+
+
+def _record_errors(page, errors: list[str], current: dict) -> None:
+    """Collect console errors, uncaught exceptions and failed responses, each with the page it came from."""
+    page.on("console", lambda message: message.type == "error" and errors.append(f"{current['name']}: {message.text}"))
+    page.on("pageerror", lambda error: errors.append(f"{current['name']}: {error}"))
+    # The console says only "Failed to load resource": name the URL.
+    page.on("response", lambda response: response.status >= 400 and errors.append(
+        f"{current['name']}: {response.status} {response.url}"))
+
+
+def _screenshot(page, path: Path) -> None:
+    """The visible part of the page; on a notebook page, at its training GIF (else its first figure)."""
+    figures = page.locator(".cell_output img[src$='.gif']")
+    if not figures.count():
+        figures = page.locator(".cell_output img")
+    if figures.count():
+        figures.first.scroll_into_view_if_needed()
+    page.screenshot(path=str(path), full_page=False)
+
+
 @pytest.fixture(scope="module")
 def browsed(server, site):
     """Every page of the site, loaded once in headless Chromium: console errors, requests, images, math."""
@@ -264,40 +293,19 @@ def browsed(server, site):
                      "playwright is not installed (pip install -e '.[book]'): no browser tests")
     from playwright.sync_api import sync_playwright
 
-    pages = [str(path.relative_to(site)) for path in _html_pages(site)]
-    results, requests, errors = {}, [], []
+    results, requests, errors, current = {}, [], [], {"name": ""}
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         context = browser.new_context(viewport={"width": 1280, "height": 900})
-        # Record every request and let only local ones through, so a stray CDN fetch fails fast offline.
-        def route(route_, request):
-            requests.append(request.url)
-            host = urlsplit(request.url).hostname
-            if request.url.startswith(("data:", "blob:")) or host in LOCAL_HOSTS:
-                route_.continue_()
-            else:
-                route_.abort()
-        context.route("**/*", route)
+        _record_requests(context, requests)
         page = context.new_page()
-        current = {"name": ""}
-        page.on("console", lambda message: message.type == "error" and errors.append(
-            f"{current['name']}: {message.text}"))
-        page.on("pageerror", lambda error: errors.append(f"{current['name']}: {error}"))
-        # The console says only "Failed to load resource": name the URL.
-        page.on("response", lambda response: response.status >= 400 and errors.append(
-            f"{current['name']}: {response.status} {response.url}"))
-        for name in pages:
+        _record_errors(page, errors, current)
+        for name in (str(path.relative_to(site)) for path in _html_pages(site)):
             current["name"] = name
             results[name] = _visit(page, urljoin(server, name))
             if name in SCREENSHOT_PAGES:
-                # A notebook page: show its training GIF (else its first figure), not only its title.
-                figures = page.locator(".cell_output img[src$='.gif']")
-                if not figures.count():
-                    figures = page.locator(".cell_output img")
-                if figures.count():
-                    figures.first.scroll_into_view_if_needed()
-                page.screenshot(path=str(SCREENSHOTS / SCREENSHOT_PAGES[name]), full_page=False)
+                _screenshot(page, SCREENSHOTS / SCREENSHOT_PAGES[name])
         browser.close()
     print(f"screenshots for a person to look at: {SCREENSHOTS}")
     return {"pages": results, "requests": requests, "errors": errors}
