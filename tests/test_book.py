@@ -56,6 +56,32 @@ def _require_or_skip(ok: bool, what: str) -> None:
     pytest.skip(what)
 
 
+# ------------------------------------------------------------------ book/build.py, without building
+
+
+def _build_module():
+    spec = importlib.util.spec_from_file_location("book_build", REPO_ROOT / "book" / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quick_and_full_builds_keep_their_own_folders_and_caches(monkeypatch):
+    build = _build_module()
+    monkeypatch.setenv("GAN_KERAS_QUICK", "1")
+    quick = build.default_out()
+    monkeypatch.setenv("GAN_KERAS_QUICK", "0")
+    full = build.default_out()
+    assert (quick.name, full.name) == ("book-quick", "book")
+    for out in (quick, full):
+        env = build.build_environment(out)
+        assert Path(env["GAN_KERAS_BOOK_CACHE"]).parent == out  # a cache per mode
+    # The kernels draw inline figures only where matplotlib's backend is left to ipykernel.
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    assert "MPLBACKEND" not in build.build_environment(full)
+    assert "--fail-on-warning" in build.sphinx_command(full)
+
+
 # ------------------------------------------------------------------ the quick build
 
 
