@@ -53,8 +53,7 @@ nb_execution_show_tb = True        # and the build log shows its traceback
 nb_execution_in_temp = True        # default runs write runs/...: into a temporary folder, not the clone
 nb_merge_streams = True
 nb_execution_excludepatterns = [] if QUICK or shutil.which("nvidia-smi") else list(GPU_NOTEBOOKS)
-# show_gif() displays a GIF as image/gif: put it before text/plain, or the page shows "<IPython...Image>".
-nb_mime_priority_overrides = [("html", "image/gif", 15)]
+# show_gif()'s image/gif output is embedded as a GIF file in _images (myst-nb's default priorities).
 
 # ------------------------------------------------------------------ HTML
 html_theme = "pydata_sphinx_theme"
