@@ -1,6 +1,7 @@
 # Two commands for a newcomer (see README):
 #   make demo   set up, then train a (conditional) DCGAN on MNIST for 5 minutes and write the training GIF
 #   make test   set up, then run the unit tests, the CLI end-to-end test and every notebook
+#   make book   set up, then build the course website from the README, docs/ and the executed notebooks
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -8,7 +9,7 @@ STAMP := $(VENV)/.installed
 BACKENDS_STAMP := $(VENV)/.installed-backends
 DEMO_SECONDS ?= 300
 
-.PHONY: setup setup-backends demo test test-floors test-slow benchmark clean
+.PHONY: setup setup-backends demo test test-floors test-slow benchmark book clean
 
 setup: $(STAMP)
 setup-backends: $(BACKENDS_STAMP)
@@ -20,26 +21,35 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-# JAX and PyTorch (CPU builds) too, so the tests run on all three Keras backends, and the
-# autograders (nbgrader, otter-grader) the assignment kit is tested in.
+# JAX and PyTorch (CPU builds) too, so the tests run on all three Keras backends, the
+# autograders (nbgrader, otter-grader) the assignment kit is tested in, and the website's tools
+# (Sphinx, myst-nb, Playwright; the browser itself is the system's chromium: .ci/run installs it).
 $(BACKENDS_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[dev,backends,grading]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,backends,grading,book]"
 	touch $(BACKENDS_STAMP)
 
 demo: setup
 	$(BIN)/python -m gan_keras train --dataset mnist --source bundled --max-seconds $(DEMO_SECONDS) --epochs 1000 --sample-every 5 \
 		--out runs/demo-$$(date +%Y%m%d-%H%M%S)
 
+# The course website (docs/book.md): build/book/html, every notebook executed with its defaults
+# (minutes each; jupyter-cache reruns only a notebook whose code changed). GAN_KERAS_QUICK=1 make book
+# builds the quick-mode site into build/book-quick/html instead; `make test` builds that one.
+book: setup-backends
+	$(BIN)/python book/build.py
+
 # Tests marked slow (long measurements, e.g. mode collapse over 8 seeds) run with `make test-slow`.
 # Two pytest workers (pytest-xdist), each test file on one of them (--dist loadfile: a file's
 # module-scoped fixtures, such as one backend's subprocess of checks, run once): most tests wait on
 # subprocesses and compilers, so two workers share two cores well.
+# The notebooks run once, in tests/test_book.py's quick build of the website (a cell's error fails
+# it), on one worker while the other runs the rest; its browser tests are required here.
 # The floor venv (below) is installed meanwhile, in the background: pip waits on downloads and disk
 # more than on the cores, and this takes its minutes off `make test`.
 TEST_WORKERS ?= 2
 test: setup-backends
 	@$(MAKE) --no-print-directory $(FLOORS_STAMP) > $(VENV)/floors-install.log 2>&1 & floors=$$!; \
-	GAN_KERAS_QUICK=1 GAN_KERAS_REQUIRE_BACKENDS=1 GAN_KERAS_REQUIRE_GRADERS=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --nbmake tests notebooks -m "not slow"; \
+	GAN_KERAS_QUICK=1 GAN_KERAS_REQUIRE_BACKENDS=1 GAN_KERAS_REQUIRE_GRADERS=1 GAN_KERAS_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile tests -m "not slow"; \
 	status=$$?; \
 	if ! wait $$floors; then cat $(VENV)/floors-install.log; echo "installing the floor venv failed"; exit 1; fi; \
 	exit $$status

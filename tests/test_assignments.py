@@ -4,8 +4,8 @@ cells, otter-grader test files) agrees with the checks. The notebooks are run
 inside the real nbgrader and otter-grader by tests/test_autograders.py, which
 also checks what each check cell shows there.
 
-The kit lives outside `notebooks/` because nbmake runs every notebook there
-and fails on any error, while the student version is meant to fail its checks.
+The kit lives outside `notebooks/` because the website's build (tests/test_book.py)
+runs every notebook there and fails on any error, while the student version is meant to fail its checks.
 """
 
 import importlib.util

@@ -1,5 +1,5 @@
-"""Static checks of the committed notebooks (nbmake executes them separately),
-and of the Setup cell's install branch, which nbmake never reaches (the
+"""Static checks of the committed notebooks (tests/test_book.py executes them, in the website's
+quick build), and of the Setup cell's install branch, which that run never reaches (the
 package is installed there)."""
 
 import ast
@@ -67,7 +67,7 @@ def test_every_code_cell_follows_markdown_saying_why(path):
 
 # --------------------------------------------------- the code each notebook shows
 # A notebook that teaches a mechanism writes it in its own cells, where a student reads it, and then
-# checks in a `# Check:` cell that the library does exactly the same (nbmake runs that assertion in CI,
+# checks in a `# Check:` cell that the library does exactly the same (the website's quick build runs that assertion in CI,
 # so notebook and library cannot drift apart). The Keras code each one must show, written before its check:
 TAUGHT = {
     "02_gan_from_scratch.ipynb": ["GradientTape", "def "],

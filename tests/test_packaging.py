@@ -34,12 +34,24 @@ def test_readme_test_command_is_what_ci_runs():
     makefile = (REPO_ROOT / "Makefile").read_text()
     recipe = re.search(r"^test: setup-backends\n((?:\t.*\n)+)", makefile, flags=re.MULTILINE)
     assert recipe, "the Makefile has no `test: setup-backends` recipe"
-    # Every test and notebook on two workers, then the floor versions' subset (docs/install.md).
-    assert re.search(r"pytest -n \$\(TEST_WORKERS\) --dist loadfile --nbmake tests notebooks", recipe.group(1))
+    # Every test on two workers (tests/test_book.py executes the notebooks in the website's quick build),
+    # then the floor versions' subset (docs/install.md).
+    assert re.search(r"pytest -n \$\(TEST_WORKERS\) --dist loadfile tests -m \"not slow\"", recipe.group(1))
     assert recipe.group(1).rstrip().endswith("test-floors")
     # The backend and autograder tests are required (not skipped) where `make test` installed them.
-    assert '.[dev,backends,grading]"' in makefile and "GAN_KERAS_REQUIRE_BACKENDS=1" in makefile
-    assert "GAN_KERAS_REQUIRE_GRADERS=1" in makefile
+    assert '.[dev,backends,grading,book]"' in makefile and "GAN_KERAS_REQUIRE_BACKENDS=1" in makefile
+    assert "GAN_KERAS_REQUIRE_GRADERS=1" in makefile and "GAN_KERAS_REQUIRE_BROWSER=1" in makefile
+    # The browser tests are required in CI: .ci/run installs the system's Chromium before `make test`.
+    assert re.search(r"apt-get[^\n]*install[^\n]*chromium", ci)
+
+
+def test_make_book_builds_the_website_with_the_book_extra():
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    recipe = re.search(r"^book: setup-backends\n((?:\t.*\n)+)", makefile, flags=re.MULTILINE)
+    assert recipe and "book/build.py" in recipe.group(1)
+    book = " ".join(_pyproject()["project"]["optional-dependencies"]["book"])
+    for package in ("sphinx", "myst-nb", "pydata-sphinx-theme", "jupyter-cache", "django-static-mathjax", "playwright"):
+        assert package in book
 
 
 def test_bundled_data_ships_with_its_provenance():
