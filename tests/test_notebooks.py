@@ -52,7 +52,7 @@ def test_notebook_has_intro_setup_and_parameters(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_cell_has_its_own_id(path):
-    # nbformat 4.5 requires them (Jupyter and nbmake warn otherwise); tools/nbtools.py strip adds missing ones.
+    # nbformat 4.5 requires them (Jupyter warns otherwise); tools/nbtools.py strip adds missing ones.
     ids = [cell.get("id") for cell in json.loads(path.read_text())["cells"]]
     assert None not in ids and len(set(ids)) == len(ids), f"{path.name}: run python tools/nbtools.py strip {path}"
 
