@@ -493,7 +493,8 @@ class GAN(RandomStateMixin, keras.Model):
 
     def _sample_noise(self, batch_size):
         # Under a distribution strategy each replica takes its slice of one
-        # global draw, so the step matches a single-device step.
+        # global draw, so the step matches a single-device step (what
+        # `distribute.replica_random` does, written out here to show where the noise comes from).
         replicas, index = replica_position()
         noise = keras.random.normal((batch_size * replicas, self.latent_dim), seed=self.seed_generator)
         return noise if replicas == 1 else noise[index * batch_size:(index + 1) * batch_size]

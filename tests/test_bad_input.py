@@ -82,7 +82,11 @@ def test_vae_fit_rejects_unscaled_images():
         ({"label_smoothing": 0.9}, ValueError, "`label_smoothing`"),
         ({"learning_rate": 0.0}, ValueError, "`learning_rate` must be > 0"),
         ({"epochs": 2.5}, TypeError, "`epochs` must be an integer"),
-        ({"ema": 1.0}, ValueError, r"`ema` must be in \[0, 1\)"),
+        ({"ema": 1.0}, ValueError, r"`ema` must be in \[0, 1\) \(0 turns the average off\), got 1.0"),
+        # None stands for "the recipe's value" only in a setting whose default is None.
+        ({"model": None}, ValueError, "`model` must be one of .* got None"),
+        ({"epochs": None}, TypeError, "`epochs` must be an integer"),
+        ({"seed": None}, TypeError, "`seed` must be an integer"),
         ({"model": "vae", "ema": 0.99}, ValueError, "`ema` averages a GAN's generator"),
         ({"beta_1": 1.5}, ValueError, "`beta_1` must be >= 0 and <= 0.999, got 1.5"),
         ({"dropout": 0.95}, ValueError, "`dropout`"),
@@ -99,6 +103,12 @@ def test_vae_fit_rejects_unscaled_images():
 def test_train_config_names_the_bad_setting(settings, error, message):
     with pytest.raises(error, match=message):
         TrainConfig(**settings).validate()
+
+
+def test_resolving_a_config_validates_it_first():
+    # build_gan resolves without calling validate: a bad model is named, not a KeyError.
+    with pytest.raises(ValueError, match="`model` must be one of .* got 'gan'"):
+        TrainConfig(model="gan").resolved()
 
 
 def test_unknown_distribution_and_precision_names():

@@ -20,11 +20,6 @@ SEED = 0
 BATCH = 16
 
 
-# What Keras warns, on TensorFlow only, when BinaryCrossentropy(from_logits=True) is given a sigmoid's
-# output; it then quietly uses the sigmoid's input instead, so the loss *looks* right there.
-SIGMOID_BEFORE_FROM_LOGITS = "received `from_logits=True`, but the `output` argument was produced by a"
-
-
 def quiet(check: Callable) -> Callable:
     """Run a check with Python warnings captured instead of printed.
 
@@ -66,6 +61,12 @@ class Restored:
 
 def variable_values(variables) -> list[np.ndarray]:
     return [np.array(ops.convert_to_numpy(variable.value)) for variable in variables]
+
+
+def changed_variables(variables, before) -> list:
+    """The variables whose values differ from `before` (from `variable_values`)."""
+    return [variable for variable, old in zip(variables, before)
+            if not np.array_equal(ops.convert_to_numpy(variable.value), old)]
 
 
 def variable_names(variables) -> str:
@@ -120,3 +121,9 @@ def all_layers(model) -> list:
         layers.append(layer)
         layers.extend(all_layers(layer))
     return layers
+
+
+def batch_norm_layers(model) -> list:
+    """The trainable `BatchNormalization` layers inside `model`, nested ones included."""
+    return [layer for layer in all_layers(model)
+            if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]

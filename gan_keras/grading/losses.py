@@ -13,7 +13,11 @@ from keras import ops
 from gan_keras._validation import check_choice
 from gan_keras.autodiff import input_gradients
 from gan_keras.losses import GANLoss
-from gan_keras.grading.common import SIGMOID_BEFORE_FROM_LOGITS, quiet, student_call, student_function
+from gan_keras.grading.common import quiet, student_call, student_function
+
+# What Keras warns, on TensorFlow only, when BinaryCrossentropy(from_logits=True) is given a sigmoid's
+# output; it then quietly uses the sigmoid's input instead, so the loss *looks* right there.
+SIGMOID_BEFORE_FROM_LOGITS = "received `from_logits=True`, but the `output` argument was produced by a"
 
 
 # A student's float32 loss computed another valid way (keras.losses, tf.nn, keras.ops)

@@ -15,6 +15,8 @@ from gan_keras.grading.common import (
     Restored,
     SEED,
     all_layers,
+    batch_norm_layers,
+    changed_variables,
     fake_images,
     first_line,
     model_inputs,
@@ -461,14 +463,14 @@ def _check_no_frozen_batch_norm(model: keras.Model, role: str) -> None:
 
 
 def _check_batch_norm_trains(model: keras.Model, inputs, role: str) -> int:
-    norms = [layer for layer in all_layers(model) if isinstance(layer, keras.layers.BatchNormalization)]
     _check_no_frozen_batch_norm(model, role)
+    norms = batch_norm_layers(model)  # all of them: a frozen one has raised above
     if norms:
         statistics = [layer.moving_mean for layer in norms]
         before = variable_values(statistics)
         _call(model, inputs, True, role, "the same batch")
-        stuck = [layer.name for layer, variable, old in zip(norms, statistics, before)
-                 if np.array_equal(ops.convert_to_numpy(variable.value), old)]
+        changed = {id(variable) for variable in changed_variables(statistics, before)}
+        stuck = [layer.name for layer in norms if id(layer.moving_mean) not in changed]
         if stuck:
             raise AssertionError(f"The {role}'s batch-norm layer(s) {', '.join(stuck)} never update their "
                                  "moving statistics in training mode (momentum=1.0?), so inference would always "

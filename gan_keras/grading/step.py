@@ -14,6 +14,8 @@ from gan_keras._validation import check_positive_int
 from gan_keras.grading.common import (
     Restored,
     all_layers,
+    batch_norm_layers,
+    changed_variables,
     fake_images,
     model_inputs,
     quiet,
@@ -82,7 +84,7 @@ def check_train_step(gan: Any, real_images=None, labels=None) -> dict:
             data = real_images if labels is None else (real_images, labels)
             g_before, d_before = variable_values(g_weights), variable_values(d_weights)
             logs = student_call(lambda: gan.train_step(data), "train_step(data)")
-            g_changed, d_changed = _changed(g_weights, g_before), _changed(d_weights, d_before)
+            g_changed, d_changed = changed_variables(g_weights, g_before), changed_variables(d_weights, d_before)
             if not d_changed:
                 raise AssertionError("After one train_step the discriminator's weights are unchanged: apply the "
                                      "gradients of D's loss to discriminator.trainable_variables.")
@@ -96,7 +98,7 @@ def check_train_step(gan: Any, real_images=None, labels=None) -> dict:
         g_before, d_before = variable_values(g_weights), variable_values(d_weights)
         d_args = (real_images,) if labels is None else (real_images, labels)
         d_logs = student_call(lambda: gan.discriminator_step(*d_args), "discriminator_step")
-        d_changed, g_changed = _changed(d_weights, d_before), _changed(g_weights, g_before)
+        d_changed, g_changed = changed_variables(d_weights, d_before), changed_variables(g_weights, g_before)
         if not d_changed:
             raise AssertionError("The discriminator step left D's weights unchanged: take the gradient of D's loss "
                                  "with respect to discriminator.trainable_variables and apply it with D's optimizer.")
@@ -107,11 +109,11 @@ def check_train_step(gan: Any, real_images=None, labels=None) -> dict:
         _check_logged_loss(d_logs, "d_loss", "discriminator step")
 
         g_before, d_before = variable_values(g_weights), variable_values(d_weights)
-        statistics = _batch_norm_statistics(generator)
+        statistics = [layer.moving_mean for layer in batch_norm_layers(generator)]
         statistics_before = variable_values(statistics)
         g_args = (batch_size,) if labels is None else (batch_size, labels)
         g_logs = student_call(lambda: gan.generator_step(*g_args), "generator_step")
-        d_changed_by_g, g_changed = _changed(d_weights, d_before), _changed(g_weights, g_before)
+        d_changed_by_g, g_changed = changed_variables(d_weights, d_before), changed_variables(g_weights, g_before)
         if not g_changed:
             raise AssertionError("The generator step left G's weights unchanged: G's loss gets no gradient. Keep "
                                  "the generated images attached (no stop_gradient, .numpy() or predict between G "
@@ -120,7 +122,7 @@ def check_train_step(gan: Any, real_images=None, labels=None) -> dict:
             raise AssertionError(f"The generator step changed the discriminator's weights "
                                  f"({variable_names(d_changed_by_g)}): D is only the judge there. Apply G's gradients to "
                                  "generator.trainable_variables only.")
-        if statistics and not _changed(statistics, statistics_before):
+        if statistics and not changed_variables(statistics, statistics_before):
             raise AssertionError("The generator step ran G in inference mode: its batch-norm statistics did not "
                                  "change. Call the generator with training=True inside the training step.")
         _check_logged_loss(g_logs, "g_loss", "generator step")
@@ -195,16 +197,6 @@ def check_learns(
         )
     return {"modes_covered": run.modes_covered, "modes": modes,
             "high_quality_share": run.modes["high_quality_share"], "seconds": seconds}
-
-
-def _changed(variables, before) -> list:
-    return [variable for variable, old in zip(variables, before)
-            if not np.array_equal(ops.convert_to_numpy(variable.value), old)]
-
-
-def _batch_norm_statistics(model: keras.Model) -> list:
-    return [layer.moving_mean for layer in all_layers(model)
-            if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]
 
 
 def _training_batch(generator: keras.Model, real_images, labels, conditional: bool):

@@ -26,7 +26,6 @@ MODELS = ("dcgan", "mlp", "cgan", "vae")
 LOSSES = ("hinge", "lsgan", "minimax", "non_saturating", "wgan_gp")  # gan_keras.losses.LOSSES
 AUGMENTATIONS = ("none", "translation", "cutout", "translation_cutout")  # gan_keras.augment.AUGMENTATIONS
 DISTRIBUTIONS = ("none", "data_parallel")  # gan_keras.training.distribute.DISTRIBUTIONS
-NUM_CLASSES = 10  # both datasets have ten classes
 
 # The recipes. A setting left as None takes the value of its model's row, and
 # a `wgan_gp` loss then overrides three of them. `classic_dcgan` is not applied by
@@ -64,6 +63,7 @@ class Check:
     below: float | None = None  # exclusive upper bound
     above_minimum: bool = False  # the value must be > minimum, not >=
     choices: tuple = ()
+    note: str = ""  # what the bound means, e.g. " (0 turns the average off)"
 
     def __call__(self, name: str, value: Any) -> None:
         if self.choices:
@@ -74,11 +74,12 @@ class Check:
         elif self.kind is int:
             check_positive_int(name, value, minimum=int(self.minimum))
         elif self.kind is float:
-            value = check_non_negative_float(name, value, maximum=self.maximum)
-            if self.above_minimum and value <= self.minimum:
-                raise ValueError(f"`{name}` must be > {self.minimum:g}, got {value:g}")
-            if self.below is not None and value >= self.below:
-                raise ValueError(f"`{name}` must be in [{self.minimum:g}, {self.below:g}), got {value}")
+            # Every float setting is >= 0 (`minimum` only says whether 0 itself is allowed).
+            number = check_non_negative_float(name, value, maximum=self.maximum)
+            if self.above_minimum and number <= self.minimum:
+                raise ValueError(f"`{name}` must be > {self.minimum:g}, got {number:g}")
+            if self.below is not None and number >= self.below:
+                raise ValueError(f"`{name}` must be in [{self.minimum:g}, {self.below:g}){self.note}, got {value}")
 
     def parse(self, text: str) -> Any:
         """A command-line word as a value; the bounds beyond the lower one are `__call__`'s."""
@@ -99,7 +100,8 @@ class Check:
                 sign = ">" if self.above_minimum else ">="
                 raise argparse.ArgumentTypeError(f"expected a number {sign} {self.minimum:g}, got {text}")
             return value
-        return text
+        raise TypeError(f"Check.parse reads int and float settings; argparse takes {self.kind.__name__} "
+                        "ones as they are")
 
 
 def setting(default: Any, help: str, check: Check | None = None) -> Any:
@@ -129,10 +131,9 @@ class TrainConfig:
     dataset: str = setting("mnist", "the images to learn", Check(str, choices=DATASETS))
     source: str = setting("auto", "auto: keras.datasets if cached or reachable, else the bundled sample",
                           Check(str, choices=SOURCES))
-    data_dir: str | None = setting(None, "folder of IDX files, with source idx")
     model: str = setting("cgan", "cgan: a class-conditional DCGAN (the sample grid's columns are the digits 0-9); "
                                  "dcgan for the unconditional one; mlp; vae", Check(str, choices=MODELS))
-    loss: str = setting("non_saturating", "the GAN's loss (gan_keras.losses)", Check(str, choices=LOSSES))
+    loss: str = setting("non_saturating", "the GAN's loss (gan_keras.losses); GANs only", Check(str, choices=LOSSES))
     epochs: int = setting(50, "maximum number of epochs", WHOLE)
     max_seconds: float | None = setting(
         None, "stop after the epoch in which this many seconds have passed (0: after one epoch)", NON_NEGATIVE)
@@ -141,18 +142,18 @@ class TrainConfig:
     base_filters: int = setting(32, "DCGAN width (build_generator); ignored by mlp", WHOLE)
     learning_rate: float | None = setting(None, "Adam's learning rate (both GAN networks, or the VAE)", RATE)
     d_learning_rate: float | None = setting(
-        None, "the discriminator's learning rate, if not learning_rate (TTUR, Heusel et al., 2017)", RATE)
+        None, "the discriminator's learning rate, if not learning_rate (TTUR, Heusel et al., 2017); GANs only", RATE)
     beta_1: float = setting(0.0, "Adam's beta_1 for both GAN networks", Check(float, maximum=0.999))
     beta_2: float | None = setting(None, "Adam's beta_2 for both GAN networks", Check(float, maximum=0.9999))
     dropout: float | None = setting(None, "the discriminator's dropout rate", Check(float, maximum=0.9))
     spatial_dropout: bool = setting(
-        False, "D's dropout drops whole feature maps instead of single units (faster on a CPU)", SWITCH)
+        False, "D's dropout drops whole feature maps instead of single units (faster on a CPU); ignored by mlp", SWITCH)
     minibatch_stddev: bool = setting(
-        False, "D sees each batch's spread as one more feature map (against mode collapse)", SWITCH)
+        False, "D sees each batch's spread as one more feature map (against mode collapse); ignored by mlp", SWITCH)
     simultaneous: bool = setting(
         False, "update G and D from one forward pass (the TF tutorial's rule) instead of Algorithm 1", SWITCH)
-    ema: float = setting(0.0, "sample a moving average of G's weights with this decay, e.g. 0.999 (0 = off)",
-                         Check(float, below=1.0))
+    ema: float = setting(0.0, "sample a moving average of G's weights with this decay, e.g. 0.999 (0 = off); GANs only",
+                         Check(float, below=1.0, note=" (0 turns the average off)"))
     anneal: float = setting(0.0, "lower the learning rates linearly to 0 over this last share of the run (0 = off)",
                             Check(float, maximum=1.0))
     augment: str | None = setting(
@@ -165,6 +166,7 @@ class TrainConfig:
                                      Check(float, maximum=0.5))
     seed: int = setting(0, "one seed for weights, data order and noise", COUNT)
     max_images: int | None = setting(None, "train on the first N images only", WHOLE)
+    data_dir: str | None = setting(None, "folder of IDX files, with source idx")
     sample_every: int = setting(1, "save a sample grid every N epochs", WHOLE)
     d_steps: int | None = setting(None, "D updates per G update", WHOLE)
     evaluate_every: int = setting(5, "record the evaluator's figures every N epochs (MNIST; 0 = off)", COUNT)
@@ -181,7 +183,8 @@ class TrainConfig:
         """Raise a ValueError/TypeError naming the first bad setting."""
         for field in dataclasses.fields(self):
             value, check = getattr(self, field.name), field.metadata["check"]
-            if check is not None and value is not None:
+            # None means "the recipe's value" only where None is the default; elsewhere it is checked (an error).
+            if check is not None and not (value is None and field.default is None):
                 check(field.name, value)
         if self.tensorboard:
             import keras
@@ -198,8 +201,8 @@ class TrainConfig:
         return self
 
     def resolved(self) -> "TrainConfig":
-        """A copy with every ``None`` replaced by its recipe's value (`RECIPES`)."""
-        recipe = dict(RECIPES[self.model])
+        """A copy, validated, with every ``None`` replaced by its recipe's value (`RECIPES`)."""
+        recipe = dict(RECIPES[self.validate().model])
         if self.loss == "wgan_gp" and self.model != "vae":
             recipe.update(RECIPES["wgan_gp"])
         values = {name: value for name, value in dataclasses.asdict(self).items() if value is not None}
@@ -222,7 +225,8 @@ def recipe_help(name: str) -> str:
     usual = max(set(by_model.values()), key=list(by_model.values()).count)
     parts = [f"{model} {value:g}" if isinstance(value, float) else f"{model} {value}"
              for model, value in by_model.items() if value != usual]
-    parts.append(f"else {usual:g}" if isinstance(usual, float) else f"else {usual}")
     if name in RECIPES["wgan_gp"]:
         parts.insert(0, f"loss wgan_gp {RECIPES['wgan_gp'][name]:g}")
+    usual = f"{usual:g}" if isinstance(usual, float) else str(usual)
+    parts.append(f"else {usual}" if parts else usual)  # "else" only after the exceptions
     return "default: " + ", ".join(parts)

@@ -43,10 +43,12 @@ from gan_keras.callbacks import (
 from gan_keras.data import load_images, make_dataset
 from gan_keras.gan import GAN
 from gan_keras.plotting import plot_history
-from gan_keras.training.config import NUM_CLASSES, TrainConfig
+from gan_keras.training.config import TrainConfig
 from gan_keras.training.distribute import available_gpus, get_distribution
 from gan_keras.training.mixed_precision import precision_policy
 from gan_keras.vae import VAE, build_decoder, build_encoder
+
+NUM_CLASSES = 10  # both datasets have ten classes
 
 BACKUP = "backup"  # the folder an interrupted run resumes from
 # Everything `train` writes; only these are ever replaced by --overwrite.
